@@ -1,9 +1,15 @@
 //! The API vocabulary, pure: the registry that describes every resource kind once, the rules of each kind
 //! (defaulting, validation, Table columns, selectable fields), selectors, patches, OpenAPI schemas and the
-//! `Status` error shape. No IO here: nothing in `api` touches the network, the disk or the clock's side effects
-//! beyond reading the time, so all of it is testable without a runtime.
+//! `Status` error shape. No IO here: nothing in `api` touches the network or the disk, so all of it is
+//! testable without a runtime.
 //!
 //! Must not import `storage`, `apiserver` or any IO crate.
 
 pub mod status;
 pub mod registry;
+pub mod rules;
+pub mod kinds;
+pub mod selector;
+pub mod table;
+pub mod patch;
+pub mod openapi;
