@@ -262,7 +262,7 @@ fn builtin_resources() -> Vec<ResourceDesc> {
         stored::<batch::CronJob>(exposed(&["cj"], ALL, subresources![status("batch", "v1", "CronJob")], &rules::CRON_JOB)),
         stored::<batch::Job>(exposed(NONE, ALL, subresources![status("batch", "v1", "Job")], &rules::JOB)),
         // certificates.k8s.io/v1
-        stored::<certificates::CertificateSigningRequest>(exposed(&["csr"], NONE, subresources![Subresource { name: "approval", group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest", verbs: VERBS_STATUS }, status("certificates.k8s.io", "v1", "CertificateSigningRequest")], g)),
+        stored::<certificates::CertificateSigningRequest>(exposed(&["csr"], NONE, subresources![Subresource { name: "approval", group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest", verbs: VERBS_STATUS }, status("certificates.k8s.io", "v1", "CertificateSigningRequest")], &rules::CERTIFICATE_SIGNING_REQUEST)),
         stored::<certificates::ClusterTrustBundle>(exposed(NONE, NONE, NO_SUB, g)),
         stored::<certificates::PodCertificateRequest>(exposed(NONE, NONE, subresources![status("certificates.k8s.io", "v1", "PodCertificateRequest")], g)),
         // networking.k8s.io/v1

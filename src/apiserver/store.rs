@@ -202,8 +202,9 @@ impl Store {
             self.check_namespace_accepts(desc, namespace, object::name(&object)).await?;
         }
         (desc.rules.default)(&mut object);
+        set_system_fields(desc, &mut object);
         (desc.rules.prepare_for_create)(&mut object);
-        prepare_system_metadata(desc, &mut object, options);
+        record_creator(desc, &mut object, options);
         let attempts = if name_given { 1 } else { GENERATE_NAME_ATTEMPTS_MAX };
         for _ in 0..attempts {
             if !name_given {
@@ -570,16 +571,16 @@ fn check_name_matches(target: ObjectRef<'_>, object: &Value) -> Result<(), ApiEr
     Ok(())
 }
 
-/// Fills in what the server owns on create: type, uid, timestamps, generation and the manager's entry.
-fn prepare_system_metadata(desc: &ResourceDesc, object: &mut Value, options: &WriteOptions) {
+/// Fills in what the server owns on create: type, uid, timestamps and generation. Runs before the kind's
+/// `prepare_for_create`, which may derive from them (a Job's selector comes from its uid).
+fn set_system_fields(desc: &ResourceDesc, object: &mut Value) {
     let map = object.as_object_mut().expect("checked to be an object");
     map.insert("apiVersion".into(), Value::String(object::api_version(desc.group, desc.version)));
     map.insert("kind".into(), Value::String(desc.kind.to_string()));
-    let now = object::now_timestamp();
     let meta = object::meta_mut(object);
     meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    meta.insert("creationTimestamp".into(), Value::String(now.clone()));
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    meta.insert("creationTimestamp".into(), Value::String(object::now_timestamp()));
+    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
         meta.remove(field);
     }
     if GENERATION_KINDS.contains(&desc.kind) {
@@ -587,8 +588,13 @@ fn prepare_system_metadata(desc: &ResourceDesc, object: &mut Value, options: &Wr
     } else {
         meta.remove("generation");
     }
-    let fields = managed_fields_of(object, desc);
-    record_manager(object, desc, options, &now, fields, None);
+}
+
+/// Records the creating manager as owner of every field it set.
+fn record_creator(desc: &ResourceDesc, object: &mut Value, options: &WriteOptions) {
+    let fields = managed_fields_of(object);
+    let created = object::meta_str(object, "creationTimestamp").unwrap_or_default().to_string();
+    record_manager(object, desc, options, &created, fields, None);
 }
 
 /// Keeps what clients may not change on update and bumps generation when the spec changed.
@@ -613,7 +619,7 @@ fn carry_system_metadata(desc: &ResourceDesc, desired: &mut Value, current: &Val
         object::meta_mut(desired).insert("generation".into(), json!(if spec_changed { generation + 1 } else { generation }));
     }
     if without_metadata_noise(desired) != without_metadata_noise(current) {
-        let changed = changed_fields(current, desired, desc);
+        let changed = changed_fields(current, desired);
         record_manager(desired, desc, options, &object::now_timestamp(), changed, current.pointer("/metadata/managedFields"));
     } else if let Some(previous) = current.pointer("/metadata/managedFields") {
         object::meta_mut(desired).insert("managedFields".into(), previous.clone());
@@ -659,7 +665,7 @@ fn record_manager(object: &mut Value, desc: &ResourceDesc, options: &WriteOption
 }
 
 /// The FieldsV1 set of an object: every field it sets, lists as atomic leaves, without server-owned metadata.
-fn managed_fields_of(object: &Value, _desc: &ResourceDesc) -> Value {
+fn managed_fields_of(object: &Value) -> Value {
     let mut fields = field_set(object);
     if let Some(meta) = fields.get_mut("f:metadata").and_then(Value::as_object_mut) {
         for owned_by_server in ["f:uid", "f:creationTimestamp", "f:resourceVersion", "f:generation", "f:managedFields", "f:namespace", "f:name"] {
@@ -694,7 +700,7 @@ fn field_set(value: &Value) -> Value {
 }
 
 /// The fields `desired` sets that differ from `current`.
-fn changed_fields(current: &Value, desired: &Value, desc: &ResourceDesc) -> Value {
+fn changed_fields(current: &Value, desired: &Value) -> Value {
     fn diff(current: Option<&Value>, desired: &Value) -> Option<Value> {
         if current == Some(desired) {
             return None;
@@ -714,7 +720,7 @@ fn changed_fields(current: &Value, desired: &Value, desc: &ResourceDesc) -> Valu
         }
     }
     let changed = diff(Some(current), desired).unwrap_or(json!({}));
-    managed_fields_of(&changed_to_object(&changed), desc)
+    managed_fields_of(&changed_to_object(&changed))
 }
 
 /// Turns a field set back into an object shape so `managed_fields_of` can drop server-owned metadata.
@@ -739,7 +745,7 @@ fn merge_field_sets(mut base: Value, extra: Value) -> Value {
 }
 
 fn validate_create(desc: &ResourceDesc, object: &Value) -> Result<(), ApiError> {
-    let mut errors = kinds::validate_object_meta(object, desc.namespaced, crate::api::rules::name_rule(desc.kind));
+    let mut errors = kinds::validate_object_meta(object, desc.namespaced, kinds::name_rule_for_kind(desc.kind));
     errors.extend((desc.rules.validate)(object));
     if errors.is_empty() {
         Ok(())
@@ -749,7 +755,8 @@ fn validate_create(desc: &ResourceDesc, object: &Value) -> Result<(), ApiError> 
 }
 
 fn validate_update(desc: &ResourceDesc, desired: &Value, current: &Value) -> Result<(), ApiError> {
-    let mut errors = kinds::validate_object_meta(desired, desc.namespaced, crate::api::rules::name_rule(desc.kind));
+    let mut errors = kinds::validate_object_meta(desired, desc.namespaced, kinds::name_rule_for_kind(desc.kind));
+    errors.extend(kinds::validate_object_meta_update(desired, current));
     errors.extend((desc.rules.validate_update)(desired, current));
     if errors.is_empty() {
         Ok(())
@@ -879,9 +886,8 @@ mod tests {
 
     #[test]
     fn changed_fields_name_only_what_changed() {
-        let desc = registry::find("", "v1", "configmaps").unwrap();
         let current = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}});
         let desired = json!({"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}}, "data": {"k": "v"}});
-        assert_eq!(changed_fields(&current, &desired, desc), json!({"f:metadata": {"f:labels": {"f:y": {}}}}));
+        assert_eq!(changed_fields(&current, &desired), json!({"f:metadata": {"f:labels": {"f:y": {}}}}));
     }
 }
