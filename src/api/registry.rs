@@ -67,6 +67,8 @@ pub struct KindRules {
     pub columns: &'static [Column],
     /// The cells of one row, one per column, in the same order.
     pub cells: fn(&Value, Timestamp) -> Vec<Value>,
+    /// Conditions of a Table row (upstream marks finished pods `Completed`), empty for most kinds.
+    pub row_conditions: fn(&Value) -> Vec<Value>,
     /// The value of a selectable field (`spec.nodeName`, `status.phase`) beyond `metadata.name` and
     /// `metadata.namespace`, which every kind supports; `None` when the kind does not support that field.
     pub field: fn(&Value, &str) -> Option<String>,

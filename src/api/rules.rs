@@ -14,8 +14,13 @@ pub static GENERIC: KindRules = KindRules {
     validate_update: kinds::no_update_validation,
     columns: table::GENERIC_COLUMNS,
     cells: table::generic_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
+
+fn no_row_conditions(_: &serde_json::Value) -> Vec<serde_json::Value> {
+    Vec::new()
+}
 
 pub static POD: KindRules = KindRules {
     default: pod::default_pod,
@@ -25,6 +30,7 @@ pub static POD: KindRules = KindRules {
     validate_update: pod::validate_pod_update,
     columns: table::POD_COLUMNS,
     cells: table::pod_cells,
+    row_conditions: table::pod_row_conditions,
     field: table::pod_field,
 };
 
@@ -36,6 +42,7 @@ pub static SERVICE: KindRules = KindRules {
     validate_update: service::validate_service_update,
     columns: table::SERVICE_COLUMNS,
     cells: table::service_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
 
@@ -47,6 +54,7 @@ pub static REPLICATION_CONTROLLER: KindRules = KindRules {
     validate_update: workloads::validate_replication_controller_update,
     columns: table::REPLICATION_CONTROLLER_COLUMNS,
     cells: table::replication_controller_cells,
+    row_conditions: no_row_conditions,
     field: table::replication_controller_field,
 };
 
@@ -58,6 +66,7 @@ pub static REPLICA_SET: KindRules = KindRules {
     validate_update: workloads::validate_replica_set_update,
     columns: table::REPLICA_SET_COLUMNS,
     cells: table::replica_set_cells,
+    row_conditions: no_row_conditions,
     field: table::replica_set_field,
 };
 
@@ -69,6 +78,7 @@ pub static DEPLOYMENT: KindRules = KindRules {
     validate_update: workloads::validate_deployment_update,
     columns: table::DEPLOYMENT_COLUMNS,
     cells: table::deployment_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
 
@@ -80,6 +90,7 @@ pub static DAEMON_SET: KindRules = KindRules {
     validate_update: workloads::validate_daemon_set_update,
     columns: table::DAEMON_SET_COLUMNS,
     cells: table::daemon_set_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
 
@@ -91,6 +102,7 @@ pub static STATEFUL_SET: KindRules = KindRules {
     validate_update: workloads::validate_stateful_set_update,
     columns: table::STATEFUL_SET_COLUMNS,
     cells: table::stateful_set_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
 
@@ -102,6 +114,7 @@ pub static JOB: KindRules = KindRules {
     validate_update: batch::validate_job_update,
     columns: table::JOB_COLUMNS,
     cells: table::job_cells,
+    row_conditions: no_row_conditions,
     field: table::job_field,
 };
 
@@ -113,6 +126,7 @@ pub static CRON_JOB: KindRules = KindRules {
     validate_update: batch::validate_cron_job_update,
     columns: table::CRON_JOB_COLUMNS,
     cells: table::cron_job_cells,
+    row_conditions: no_row_conditions,
     field: table::no_fields,
 };
 
@@ -142,6 +156,7 @@ pub static NAMESPACE: KindRules = KindRules {
     validate_update: namespace::validate_namespace_update,
     columns: table::NAMESPACE_COLUMNS,
     cells: table::namespace_cells,
+    row_conditions: no_row_conditions,
     field: table::namespace_field,
 };
 
@@ -153,6 +168,7 @@ pub static NODE: KindRules = KindRules {
     validate_update: node::validate_node_update,
     columns: table::NODE_COLUMNS,
     cells: table::node_cells,
+    row_conditions: no_row_conditions,
     field: table::node_field,
 };
 

@@ -179,9 +179,9 @@ async fn read_patch(headers: &HeaderMap, body: Body) -> Result<(PatchType, Value
 }
 
 fn selectors(query: &Query) -> Result<ListOptions, ApiError> {
-    let invalid = |field: &str, value: &str, detail: String| ApiError::bad_request(format!("unable to parse requirement: {field}={value}: {detail}"));
-    let label_selector = query.get("labelSelector").filter(|s| !s.is_empty()).map(|s| LabelSelector::parse(s).map_err(|e| invalid("labelSelector", s, e))).transpose()?;
-    let field_selector = query.get("fieldSelector").filter(|s| !s.is_empty()).map(|s| FieldSelector::parse(s).map_err(|e| invalid("fieldSelector", s, e))).transpose()?;
+    // The parsers' messages are upstream's own texts, so they go to the client unchanged.
+    let label_selector = query.get("labelSelector").filter(|s| !s.is_empty()).map(|s| LabelSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
+    let field_selector = query.get("fieldSelector").filter(|s| !s.is_empty()).map(|s| FieldSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
     Ok(ListOptions { label_selector, field_selector, ..ListOptions::default() })
 }
 
@@ -190,7 +190,7 @@ fn check_field_selector(desc: &ResourceDesc, options: &ListOptions) -> Result<()
     let Some(selector) = &options.field_selector else { return Ok(()) };
     let probe = json!({"metadata": {}});
     for (field, _, _) in selector.requirements() {
-        let supported = matches!(field.as_str(), "metadata.name" | "metadata.namespace") || (desc.rules.field)(&probe, &field).is_some();
+        let supported = field == "metadata.name" || (field == "metadata.namespace" && desc.namespaced) || (desc.rules.field)(&probe, &field).is_some();
         if !supported {
             return Err(ApiError::bad_request(format!("field label not supported: {field}")));
         }

@@ -110,6 +110,10 @@ pub fn table(desc: &ResourceDesc, objects: &[Value], include: IncludeObject, lis
         .iter()
         .map(|object| {
             let mut row = json!({"cells": (desc.rules.cells)(object, now)});
+            let conditions = (desc.rules.row_conditions)(object);
+            if !conditions.is_empty() {
+                row["conditions"] = Value::Array(conditions);
+            }
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => row["object"] = object::partial_metadata(object),

@@ -459,21 +459,28 @@ impl PatchType {
 }
 
 fn apply_patch(patch_type: PatchType, current: &Value, patch_body: &Value, schemas: &Map<String, Value>, schema_name: &str) -> Result<Value, ApiError> {
-    let invalid = |message: String| ApiError::Invalid {
-        message: message.clone(),
-        details: Details::default(),
-        causes: vec![FieldError { kind: crate::api::status::FieldErrorKind::Invalid, field: "".into(), value: None, detail: message }],
-    };
     match patch_type {
-        PatchType::Json => patch::apply_json_patch(current, patch_body).map_err(|e| invalid(e.to_string())),
+        PatchType::Json => patch::apply_json_patch(current, patch_body).map_err(patch_error),
         PatchType::Merge => Ok(patch::apply_merge_patch(current, patch_body)),
         PatchType::StrategicMerge => {
             let schema = patch::OpenApiPatchSchema::new(schemas);
-            patch::apply_strategic_merge_patch(current, patch_body, &schema, schema_name).map_err(|e| invalid(e.to_string()))
+            patch::apply_strategic_merge_patch(current, patch_body, &schema, schema_name).map_err(patch_error)
         }
         // Server-side apply with field ownership is a later step; until then an apply merges the applied
         // configuration into the live object, which is what a single manager sees.
         PatchType::Apply => Ok(patch::apply_merge_patch(current, patch_body)),
+    }
+}
+
+/// A patch failure as upstream reports it: malformed patches are 400, oversized ones 413, patches that do not
+/// fit the object 422 with the reason in the message.
+fn patch_error(error: patch::PatchError) -> ApiError {
+    use patch::PatchError::*;
+    let message = error.to_string();
+    match error {
+        InvalidPatch(_) | InvalidStrategicPatch { .. } => ApiError::bad_request(message),
+        TooManyOperations { .. } | CopyTooLarge { .. } => ApiError::RequestEntityTooLarge { message },
+        JsonPatchFailed { .. } | StrategicPatchFailed { .. } => ApiError::Invalid { message, details: Details::default(), causes: Vec::new() },
     }
 }
 
