@@ -5,11 +5,11 @@
 //!
 //! Must not import `storage`, `apiserver` or any IO crate.
 
-pub mod status;
+pub mod kinds;
+pub mod openapi;
+pub mod patch;
 pub mod registry;
 pub mod rules;
-pub mod kinds;
 pub mod selector;
+pub mod status;
 pub mod table;
-pub mod patch;
-pub mod openapi;

@@ -130,7 +130,12 @@ struct Exposure {
     rules: &'static KindRules,
 }
 
-const fn exposed(short_names: &'static [&'static str], categories: &'static [&'static str], subresources: &'static [Subresource], rules: &'static KindRules) -> Exposure {
+const fn exposed(
+    short_names: &'static [&'static str],
+    categories: &'static [&'static str],
+    subresources: &'static [Subresource],
+    rules: &'static KindRules,
+) -> Exposure {
     Exposure { short_names, categories, verbs: VERBS_ALL, subresources, rules }
 }
 
@@ -207,10 +212,11 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
 
 fn builtin_resources() -> Vec<ResourceDesc> {
     use k8s_openapi::api::{
-        admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz, autoscaling::v2 as autoscaling,
-        batch::v1 as batch, certificates::v1 as certificates, coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking, node::v1 as node, policy::v1 as policy,
-        rbac::v1 as rbac, resource::v1 as dra, scheduling::v1 as scheduling, storage::v1 as storage, storagemigration::v1 as storagemigration,
+        admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
+        autoscaling::v2 as autoscaling, batch::v1 as batch, certificates::v1 as certificates, coordination::v1 as coordination,
+        core::v1 as core, discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking,
+        node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, resource::v1 as dra, scheduling::v1 as scheduling,
+        storage::v1 as storage, storagemigration::v1 as storagemigration,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
     use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
@@ -224,30 +230,98 @@ fn builtin_resources() -> Vec<ResourceDesc> {
     vec![
         // core/v1
         request::<core::Binding>(g),
-        describe::<core::ComponentStatus>("ComponentStatusList", Exposure { short_names: &["cs"], categories: NONE, verbs: VERBS_GET_LIST, subresources: NO_SUB, rules: g }),
+        describe::<core::ComponentStatus>(
+            "ComponentStatusList",
+            Exposure { short_names: &["cs"], categories: NONE, verbs: VERBS_GET_LIST, subresources: NO_SUB, rules: g },
+        ),
         stored::<core::ConfigMap>(exposed(&["cm"], NONE, NO_SUB, &rules::CONFIG_MAP)),
         stored::<core::Endpoints>(exposed(&["ep"], NONE, NO_SUB, &rules::ENDPOINTS)),
         stored::<core::Event>(exposed(&["ev"], NONE, NO_SUB, &rules::EVENT)),
         stored::<core::LimitRange>(exposed(&["limits"], NONE, NO_SUB, g)),
-        stored::<core::Namespace>(exposed(&["ns"], NONE, subresources![Subresource { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] }, status("", "v1", "Namespace")], &rules::NAMESPACE)),
-        stored::<core::Node>(exposed(&["no"], NONE, subresources![Subresource { name: "proxy", group: "", version: "v1", kind: "NodeProxyOptions", verbs: VERBS_PROXY }, status("", "v1", "Node")], &rules::NODE)),
-        stored::<core::PersistentVolumeClaim>(exposed(&["pvc"], NONE, subresources![status("", "v1", "PersistentVolumeClaim")], &rules::PERSISTENT_VOLUME_CLAIM)),
-        stored::<core::PersistentVolume>(exposed(&["pv"], NONE, subresources![status("", "v1", "PersistentVolume")], &rules::PERSISTENT_VOLUME)),
+        stored::<core::Namespace>(exposed(
+            &["ns"],
+            NONE,
+            subresources![
+                Subresource { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] },
+                status("", "v1", "Namespace")
+            ],
+            &rules::NAMESPACE,
+        )),
+        stored::<core::Node>(exposed(
+            &["no"],
+            NONE,
+            subresources![
+                Subresource { name: "proxy", group: "", version: "v1", kind: "NodeProxyOptions", verbs: VERBS_PROXY },
+                status("", "v1", "Node")
+            ],
+            &rules::NODE,
+        )),
+        stored::<core::PersistentVolumeClaim>(exposed(
+            &["pvc"],
+            NONE,
+            subresources![status("", "v1", "PersistentVolumeClaim")],
+            &rules::PERSISTENT_VOLUME_CLAIM,
+        )),
+        stored::<core::PersistentVolume>(exposed(
+            &["pv"],
+            NONE,
+            subresources![status("", "v1", "PersistentVolume")],
+            &rules::PERSISTENT_VOLUME,
+        )),
         stored::<core::Pod>(exposed(&["po"], ALL, POD_SUBRESOURCES, &rules::POD)),
         stored::<core::PodTemplate>(exposed(NONE, NONE, NO_SUB, g)),
-        stored::<core::ReplicationController>(exposed(&["rc"], ALL, subresources![scale(), status("", "v1", "ReplicationController")], &rules::REPLICATION_CONTROLLER)),
+        stored::<core::ReplicationController>(exposed(
+            &["rc"],
+            ALL,
+            subresources![scale(), status("", "v1", "ReplicationController")],
+            &rules::REPLICATION_CONTROLLER,
+        )),
         stored::<core::ResourceQuota>(exposed(&["quota"], NONE, subresources![status("", "v1", "ResourceQuota")], g)),
         stored::<core::Secret>(exposed(NONE, NONE, NO_SUB, &rules::SECRET)),
-        stored::<core::ServiceAccount>(exposed(&["sa"], NONE, subresources![Subresource { name: "token", group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: VERBS_POST }], &rules::SERVICE_ACCOUNT)),
-        stored::<core::Service>(exposed(&["svc"], ALL, subresources![Subresource { name: "proxy", group: "", version: "v1", kind: "ServiceProxyOptions", verbs: VERBS_PROXY }, status("", "v1", "Service")], &rules::SERVICE)),
+        stored::<core::ServiceAccount>(exposed(
+            &["sa"],
+            NONE,
+            subresources![Subresource {
+                name: "token",
+                group: "authentication.k8s.io",
+                version: "v1",
+                kind: "TokenRequest",
+                verbs: VERBS_POST
+            }],
+            &rules::SERVICE_ACCOUNT,
+        )),
+        stored::<core::Service>(exposed(
+            &["svc"],
+            ALL,
+            subresources![
+                Subresource { name: "proxy", group: "", version: "v1", kind: "ServiceProxyOptions", verbs: VERBS_PROXY },
+                status("", "v1", "Service")
+            ],
+            &rules::SERVICE,
+        )),
         // apiregistration.k8s.io/v1
-        stored::<apiregistration::APIService>(exposed(NONE, &["api-extensions"], subresources![status("apiregistration.k8s.io", "v1", "APIService")], g)),
+        stored::<apiregistration::APIService>(exposed(
+            NONE,
+            &["api-extensions"],
+            subresources![status("apiregistration.k8s.io", "v1", "APIService")],
+            g,
+        )),
         // apps/v1
         stored::<apps::ControllerRevision>(exposed(NONE, NONE, NO_SUB, g)),
         stored::<apps::DaemonSet>(exposed(&["ds"], ALL, subresources![status("apps", "v1", "DaemonSet")], &rules::DAEMON_SET)),
-        stored::<apps::Deployment>(exposed(&["deploy"], ALL, subresources![scale(), status("apps", "v1", "Deployment")], &rules::DEPLOYMENT)),
+        stored::<apps::Deployment>(exposed(
+            &["deploy"],
+            ALL,
+            subresources![scale(), status("apps", "v1", "Deployment")],
+            &rules::DEPLOYMENT,
+        )),
         stored::<apps::ReplicaSet>(exposed(&["rs"], ALL, subresources![scale(), status("apps", "v1", "ReplicaSet")], &rules::REPLICA_SET)),
-        stored::<apps::StatefulSet>(exposed(&["sts"], ALL, subresources![scale(), status("apps", "v1", "StatefulSet")], &rules::STATEFUL_SET)),
+        stored::<apps::StatefulSet>(exposed(
+            &["sts"],
+            ALL,
+            subresources![scale(), status("apps", "v1", "StatefulSet")],
+            &rules::STATEFUL_SET,
+        )),
         // events.k8s.io/v1
         stored::<events::Event>(exposed(&["ev"], NONE, NO_SUB, &rules::EVENTS_EVENT)),
         // authentication.k8s.io/v1
@@ -259,14 +333,38 @@ fn builtin_resources() -> Vec<ResourceDesc> {
         request::<authz::SelfSubjectRulesReview>(g),
         request::<authz::SubjectAccessReview>(g),
         // autoscaling/v2
-        stored::<autoscaling::HorizontalPodAutoscaler>(exposed(&["hpa"], ALL, subresources![status("autoscaling", "v2", "HorizontalPodAutoscaler")], g)),
+        stored::<autoscaling::HorizontalPodAutoscaler>(exposed(
+            &["hpa"],
+            ALL,
+            subresources![status("autoscaling", "v2", "HorizontalPodAutoscaler")],
+            g,
+        )),
         // batch/v1
         stored::<batch::CronJob>(exposed(&["cj"], ALL, subresources![status("batch", "v1", "CronJob")], &rules::CRON_JOB)),
         stored::<batch::Job>(exposed(NONE, ALL, subresources![status("batch", "v1", "Job")], &rules::JOB)),
         // certificates.k8s.io/v1
-        stored::<certificates::CertificateSigningRequest>(exposed(&["csr"], NONE, subresources![Subresource { name: "approval", group: "certificates.k8s.io", version: "v1", kind: "CertificateSigningRequest", verbs: VERBS_STATUS }, status("certificates.k8s.io", "v1", "CertificateSigningRequest")], &rules::CERTIFICATE_SIGNING_REQUEST)),
+        stored::<certificates::CertificateSigningRequest>(exposed(
+            &["csr"],
+            NONE,
+            subresources![
+                Subresource {
+                    name: "approval",
+                    group: "certificates.k8s.io",
+                    version: "v1",
+                    kind: "CertificateSigningRequest",
+                    verbs: VERBS_STATUS
+                },
+                status("certificates.k8s.io", "v1", "CertificateSigningRequest")
+            ],
+            &rules::CERTIFICATE_SIGNING_REQUEST,
+        )),
         stored::<certificates::ClusterTrustBundle>(exposed(NONE, NONE, NO_SUB, g)),
-        stored::<certificates::PodCertificateRequest>(exposed(NONE, NONE, subresources![status("certificates.k8s.io", "v1", "PodCertificateRequest")], g)),
+        stored::<certificates::PodCertificateRequest>(exposed(
+            NONE,
+            NONE,
+            subresources![status("certificates.k8s.io", "v1", "PodCertificateRequest")],
+            g,
+        )),
         // networking.k8s.io/v1
         stored::<networking::IngressClass>(exposed(NONE, NONE, NO_SUB, g)),
         stored::<networking::Ingress>(exposed(&["ing"], NONE, subresources![status("networking.k8s.io", "v1", "Ingress")], g)),
@@ -288,16 +386,31 @@ fn builtin_resources() -> Vec<ResourceDesc> {
         stored::<storage::VolumeAttachment>(exposed(NONE, NONE, subresources![status("storage.k8s.io", "v1", "VolumeAttachment")], g)),
         stored::<storage::VolumeAttributesClass>(exposed(&["vac"], NONE, NO_SUB, g)),
         // storagemigration.k8s.io/v1
-        stored::<storagemigration::StorageVersionMigration>(exposed(NONE, NONE, subresources![status("storagemigration.k8s.io", "v1", "StorageVersionMigration")], g)),
+        stored::<storagemigration::StorageVersionMigration>(exposed(
+            NONE,
+            NONE,
+            subresources![status("storagemigration.k8s.io", "v1", "StorageVersionMigration")],
+            g,
+        )),
         // admissionregistration.k8s.io/v1
         stored::<admission::MutatingAdmissionPolicy>(exposed(NONE, &["api-machinery"], NO_SUB, g)),
         stored::<admission::MutatingAdmissionPolicyBinding>(exposed(NONE, &["api-machinery"], NO_SUB, g)),
         stored::<admission::MutatingWebhookConfiguration>(exposed(NONE, &["api-extensions"], NO_SUB, g)),
-        stored::<admission::ValidatingAdmissionPolicy>(exposed(NONE, &["api-machinery"], subresources![status("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy")], g)),
+        stored::<admission::ValidatingAdmissionPolicy>(exposed(
+            NONE,
+            &["api-machinery"],
+            subresources![status("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy")],
+            g,
+        )),
         stored::<admission::ValidatingAdmissionPolicyBinding>(exposed(NONE, &["api-machinery"], NO_SUB, g)),
         stored::<admission::ValidatingWebhookConfiguration>(exposed(NONE, &["api-extensions"], NO_SUB, g)),
         // apiextensions.k8s.io/v1
-        stored::<apiextensions::CustomResourceDefinition>(exposed(&["crd", "crds"], &["api-extensions"], subresources![status("apiextensions.k8s.io", "v1", "CustomResourceDefinition")], g)),
+        stored::<apiextensions::CustomResourceDefinition>(exposed(
+            &["crd", "crds"],
+            &["api-extensions"],
+            subresources![status("apiextensions.k8s.io", "v1", "CustomResourceDefinition")],
+            g,
+        )),
         // scheduling.k8s.io/v1
         stored::<scheduling::PriorityClass>(exposed(&["pc"], NONE, NO_SUB, g)),
         // coordination.k8s.io/v1
@@ -307,8 +420,18 @@ fn builtin_resources() -> Vec<ResourceDesc> {
         // discovery.k8s.io/v1
         stored::<discovery::EndpointSlice>(exposed(NONE, NONE, NO_SUB, &rules::ENDPOINT_SLICE)),
         // flowcontrol.apiserver.k8s.io/v1
-        stored::<flowcontrol::FlowSchema>(exposed(NONE, NONE, subresources![status("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema")], g)),
-        stored::<flowcontrol::PriorityLevelConfiguration>(exposed(NONE, NONE, subresources![status("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration")], g)),
+        stored::<flowcontrol::FlowSchema>(exposed(
+            NONE,
+            NONE,
+            subresources![status("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema")],
+            g,
+        )),
+        stored::<flowcontrol::PriorityLevelConfiguration>(exposed(
+            NONE,
+            NONE,
+            subresources![status("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration")],
+            g,
+        )),
         // resource.k8s.io/v1
         stored::<dra::DeviceClass>(exposed(NONE, NONE, NO_SUB, g)),
         stored::<dra::DeviceTaintRule>(exposed(NONE, NONE, subresources![status("resource.k8s.io", "v1", "DeviceTaintRule")], g)),

@@ -172,7 +172,8 @@ pub static NODE: KindRules = KindRules {
     field: table::node_field,
 };
 
-pub static SERVICE_ACCOUNT: KindRules = KindRules { columns: table::SERVICE_ACCOUNT_COLUMNS, cells: table::service_account_cells, ..GENERIC };
+pub static SERVICE_ACCOUNT: KindRules =
+    KindRules { columns: table::SERVICE_ACCOUNT_COLUMNS, cells: table::service_account_cells, ..GENERIC };
 
 pub static ENDPOINTS: KindRules = KindRules {
     default: discovery::default_endpoints,
@@ -218,8 +219,10 @@ pub static LEASE: KindRules = KindRules {
     ..GENERIC
 };
 
-pub static PERSISTENT_VOLUME: KindRules = KindRules { columns: table::PERSISTENT_VOLUME_COLUMNS, cells: table::persistent_volume_cells, ..GENERIC };
+pub static PERSISTENT_VOLUME: KindRules =
+    KindRules { columns: table::PERSISTENT_VOLUME_COLUMNS, cells: table::persistent_volume_cells, ..GENERIC };
 
-pub static PERSISTENT_VOLUME_CLAIM: KindRules = KindRules { columns: table::PERSISTENT_VOLUME_CLAIM_COLUMNS, cells: table::persistent_volume_claim_cells, ..GENERIC };
+pub static PERSISTENT_VOLUME_CLAIM: KindRules =
+    KindRules { columns: table::PERSISTENT_VOLUME_CLAIM_COLUMNS, cells: table::persistent_volume_claim_cells, ..GENERIC };
 
 pub static CERTIFICATE_SIGNING_REQUEST: KindRules = KindRules { field: table::certificate_signing_request_field, ..GENERIC };

@@ -44,25 +44,18 @@ pub struct LabelSelector {
 impl Default for LabelSelector {
     /// The selector that matches every object, as an absent `labelSelector` parameter means.
     fn default() -> Self {
-        Self {
-            requirements: Some(Vec::new()),
-        }
+        Self { requirements: Some(Vec::new()) }
     }
 }
 
 impl LabelSelector {
     /// Parses the `labelSelector` query syntax: `a=b,c!=d,e in (f,g),h notin (i),j,!k,l>3`.
     pub fn parse(selector: &str) -> Result<LabelSelector, String> {
-        let mut parser = Parser {
-            items: lex(selector),
-            position: 0,
-        };
+        let mut parser = Parser { items: lex(selector), position: 0 };
         let mut requirements = parser.parse()?;
         // Upstream sorts by key so the selector prints (and caches) deterministically.
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Self {
-            requirements: Some(requirements),
-        })
+        Ok(Self { requirements: Some(requirements) })
     }
 
     /// Converts a `metav1.LabelSelector` object (`matchLabels` and `matchExpressions`). `null` (an absent
@@ -81,40 +74,21 @@ impl LabelSelector {
             requirements.push(new_requirement(key, LabelOp::Equals, vec![value])?);
         }
         for expression in expressions.into_iter().flatten() {
-            let operator = expression
-                .get("operator")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let operator = expression.get("operator").and_then(Value::as_str).unwrap_or_default();
             let op = match operator {
                 "In" => LabelOp::In,
                 "NotIn" => LabelOp::NotIn,
                 "Exists" => LabelOp::Exists,
                 "DoesNotExist" => LabelOp::DoesNotExist,
-                other => {
-                    return Err(format!(
-                        "{} is not a valid label selector operator",
-                        go_quote(other)
-                    ))
-                }
+                other => return Err(format!("{} is not a valid label selector operator", go_quote(other))),
             };
-            let key = expression
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let values = expression
-                .get("values")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten();
-            let values = values
-                .map(|v| v.as_str().unwrap_or_default().to_string())
-                .collect();
+            let key = expression.get("key").and_then(Value::as_str).unwrap_or_default();
+            let values = expression.get("values").and_then(Value::as_array).into_iter().flatten();
+            let values = values.map(|v| v.as_str().unwrap_or_default().to_string()).collect();
             requirements.push(new_requirement(key, op, values)?);
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Self {
-            requirements: Some(requirements),
-        })
+        Ok(Self { requirements: Some(requirements) })
     }
 
     /// True when the selector restricts nothing (upstream `Empty()`; "nothing" is not empty).
@@ -128,9 +102,7 @@ impl LabelSelector {
             return false;
         };
         let lookup = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-        requirements
-            .iter()
-            .all(|requirement| requirement.matches(lookup(&requirement.key)))
+        requirements.iter().all(|requirement| requirement.matches(lookup(&requirement.key)))
     }
 }
 
@@ -157,10 +129,7 @@ impl LabelRequirement {
             LabelOp::Exists => value.is_some(),
             LabelOp::DoesNotExist => value.is_none(),
             LabelOp::GreaterThan | LabelOp::LessThan => {
-                let (Some(actual), [wanted]) = (
-                    value.and_then(|v| v.parse::<i64>().ok()),
-                    self.values.as_slice(),
-                ) else {
+                let (Some(actual), [wanted]) = (value.and_then(|v| v.parse::<i64>().ok()), self.values.as_slice()) else {
                     return false;
                 };
                 let Ok(wanted) = wanted.parse::<i64>() else {
@@ -200,11 +169,7 @@ impl fmt::Display for LabelRequirement {
 }
 
 /// Upstream `labels.NewRequirement`: validates the key, the value count for the operator and each value.
-fn new_requirement(
-    key: &str,
-    op: LabelOp,
-    values: Vec<String>,
-) -> Result<LabelRequirement, String> {
+fn new_requirement(key: &str, op: LabelOp, values: Vec<String>) -> Result<LabelRequirement, String> {
     let mut errors = Vec::new();
     if let Err(detail) = validate_label_key(key) {
         errors.push(invalid("key", &go_quote(key), &detail));
@@ -218,42 +183,22 @@ fn new_requirement(
     };
     match op {
         LabelOp::In | LabelOp::NotIn if values.is_empty() => {
-            errors.push(invalid(
-                "values",
-                &values_json(),
-                "for 'in', 'notin' operators, values set can't be empty",
-            ));
+            errors.push(invalid("values", &values_json(), "for 'in', 'notin' operators, values set can't be empty"));
         }
         LabelOp::Equals | LabelOp::DoubleEquals | LabelOp::NotEquals if values.len() != 1 => {
-            errors.push(invalid(
-                "values",
-                &values_json(),
-                "exact-match compatibility requires one single value",
-            ));
+            errors.push(invalid("values", &values_json(), "exact-match compatibility requires one single value"));
         }
         LabelOp::Exists | LabelOp::DoesNotExist if !values.is_empty() => {
-            errors.push(invalid(
-                "values",
-                &values_json(),
-                "values set must be empty for exists and does not exist",
-            ));
+            errors.push(invalid("values", &values_json(), "values set must be empty for exists and does not exist"));
         }
         LabelOp::GreaterThan | LabelOp::LessThan => {
             if values.len() != 1 {
-                errors.push(invalid(
-                    "values",
-                    &values_json(),
-                    "for 'Gt', 'Lt' operators, exactly one value is required",
-                ));
+                errors.push(invalid("values", &values_json(), "for 'Gt', 'Lt' operators, exactly one value is required"));
             }
             for (index, value) in values.iter().enumerate() {
                 if value.parse::<i64>().is_err() {
                     let detail = "for 'Gt', 'Lt' operators, the value must be an integer";
-                    errors.push(invalid(
-                        &format!("values[{index}]"),
-                        &go_quote(value),
-                        detail,
-                    ));
+                    errors.push(invalid(&format!("values[{index}]"), &go_quote(value), detail));
                 }
             }
         }
@@ -261,19 +206,11 @@ fn new_requirement(
     }
     for (index, value) in values.iter().enumerate() {
         if let Err(detail) = validate_label_value(value) {
-            errors.push(invalid(
-                &format!("values[{index}][{key}]"),
-                &go_quote(value),
-                &detail,
-            ));
+            errors.push(invalid(&format!("values[{index}][{key}]"), &go_quote(value), &detail));
         }
     }
     if errors.is_empty() {
-        Ok(LabelRequirement {
-            key: key.to_string(),
-            op,
-            values,
-        })
+        Ok(LabelRequirement { key: key.to_string(), op, values })
     } else {
         Err(aggregate(errors))
     }
@@ -310,9 +247,7 @@ fn go_quote(s: &str) -> String {
             '\n' => quoted.push_str("\\n"),
             '\t' => quoted.push_str("\\t"),
             '\r' => quoted.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                quoted.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => quoted.push_str(&format!("\\x{:02x}", c as u32)),
             c => quoted.push(c),
         }
     }
@@ -323,14 +258,12 @@ fn go_quote(s: &str) -> String {
 // ---- label key and value validation (apimachinery validate/content), with upstream's messages ----
 
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_KEY_ERR: &str =
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+const LABEL_KEY_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
         alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric \
     characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case \
     alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 
@@ -354,11 +287,7 @@ fn is_label_name(s: &str) -> bool {
     match bytes {
         [] => false,
         [only] => only.is_ascii_alphanumeric(),
-        [first, middle @ .., last] => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && middle.iter().all(inner)
-        }
+        [first, middle @ .., last] => first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() && middle.iter().all(inner),
     }
 }
 
@@ -369,22 +298,14 @@ fn is_dns1123_subdomain(s: &str) -> bool {
         match bytes {
             [] => false,
             [only] => edge(only),
-            [first, middle @ .., last] => {
-                edge(first) && edge(last) && middle.iter().all(|b| edge(b) || *b == b'-')
-            }
+            [first, middle @ .., last] => edge(first) && edge(last) && middle.iter().all(|b| edge(b) || *b == b'-'),
         }
     })
 }
 
 /// `content.IsLabelKey`, joined with `; ` as the selector parser reports it.
 fn validate_label_key(key: &str) -> Result<(), String> {
-    let name_regex_error = || {
-        regex_error(
-            LABEL_KEY_ERR,
-            LABEL_KEY_FMT,
-            &["MyName", "my.name", "123-abc"],
-        )
-    };
+    let name_regex_error = || regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"]);
     let parts: Vec<&str> = key.split('/').collect();
     let mut errors = Vec::new();
     let name = match parts.as_slice() {
@@ -397,11 +318,7 @@ fn validate_label_key(key: &str) -> Result<(), String> {
                     errors.push("prefix part must be no more than 253 bytes".to_string());
                 }
                 if !is_dns1123_subdomain(prefix) {
-                    let detail = regex_error(
-                        DNS1123_SUBDOMAIN_ERR,
-                        DNS1123_SUBDOMAIN_FMT,
-                        &["example.com"],
-                    );
+                    let detail = regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]);
                     errors.push(format!("prefix part {detail}"));
                 }
             }
@@ -437,11 +354,7 @@ fn validate_label_value(value: &str) -> Result<(), String> {
         errors.push("must be no more than 63 bytes".to_string());
     }
     if !(value.is_empty() || is_label_name(value)) {
-        errors.push(regex_error(
-            LABEL_VALUE_ERR,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
+        errors.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
     }
     if errors.is_empty() {
         Ok(())
@@ -568,9 +481,7 @@ impl Parser {
             let (token, literal) = self.lookahead(Context::Values);
             match token {
                 Token::Identifier | Token::DoesNotExist => {
-                    let requirement = self
-                        .parse_requirement()
-                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    let requirement = self.parse_requirement().map_err(|e| format!("unable to parse requirement: {e}"))?;
                     requirements.push(requirement);
                     let (token, literal) = self.consume(Context::Values);
                     match token {
@@ -578,24 +489,14 @@ impl Parser {
                         Token::Comma => {
                             let (next, next_literal) = self.lookahead(Context::Values);
                             if next != Token::Identifier && next != Token::DoesNotExist {
-                                return Err(format!(
-                                    "found '{next_literal}', expected: identifier after ','"
-                                ));
+                                return Err(format!("found '{next_literal}', expected: identifier after ','"));
                             }
                         }
-                        _ => {
-                            return Err(format!(
-                                "found '{literal}', expected: ',' or 'end of string'"
-                            ))
-                        }
+                        _ => return Err(format!("found '{literal}', expected: ',' or 'end of string'")),
                     }
                 }
                 Token::EndOfString => return Ok(requirements),
-                _ => {
-                    return Err(format!(
-                        "found '{literal}', expected: !, identifier, or 'end of string'"
-                    ))
-                }
+                _ => return Err(format!("found '{literal}', expected: !, identifier, or 'end of string'")),
             }
         }
     }
@@ -647,11 +548,7 @@ impl Parser {
             Token::LessThan => LabelOp::LessThan,
             Token::NotIn => LabelOp::NotIn,
             Token::NotEquals => LabelOp::NotEquals,
-            _ => {
-                return Err(format!(
-                    "found '{literal}', expected: in, notin, =, ==, !=, gt, lt"
-                ))
-            }
+            _ => return Err(format!("found '{literal}', expected: in, notin, =, ==, !=, gt, lt")),
         })
     }
 
@@ -675,9 +572,7 @@ impl Parser {
                 self.consume(Context::Values);
                 Ok(BTreeSet::from([String::new()]))
             }
-            _ => Err(format!(
-                "found '{literal}', expected: ',', ')' or identifier"
-            )),
+            _ => Err(format!("found '{literal}', expected: ',', ')' or identifier")),
         }
     }
 
@@ -762,20 +657,14 @@ impl FieldSelector {
         let mut requirements = Vec::new();
         for term in terms.into_iter().filter(|term| !term.is_empty()) {
             let Some((field, op, raw_value)) = split_term(term) else {
-                return Err(format!(
-                    "invalid selector: '{selector}'; can't understand '{term}'"
-                ));
+                return Err(format!("invalid selector: '{selector}'; can't understand '{term}'"));
             };
             let value = unescape_value(raw_value)?;
             // A bare `=` selects everything upstream (its identity transform drops empty terms).
             if field.is_empty() && value.is_empty() {
                 continue;
             }
-            requirements.push(FieldRequirement {
-                field: field.to_string(),
-                op,
-                value,
-            });
+            requirements.push(FieldRequirement { field: field.to_string(), op, value });
         }
         Ok(Self { requirements })
     }
@@ -784,10 +673,7 @@ impl FieldSelector {
     /// so the server can reject fields the kind does not support before matching.
     pub fn requirements(&self) -> Vec<(String, String, String)> {
         let operator = |op| if op == FieldOp::Equals { "=" } else { "!=" };
-        self.requirements
-            .iter()
-            .map(|r| (r.field.clone(), operator(r.op).to_string(), r.value.clone()))
-            .collect()
+        self.requirements.iter().map(|r| (r.field.clone(), operator(r.op).to_string(), r.value.clone())).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -796,10 +682,7 @@ impl FieldSelector {
 
     /// The value an `=` term pins `field` to, which lets a watch on `metadata.name=x` read one object.
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
-        self.requirements
-            .iter()
-            .find(|r| r.field == field && r.op == FieldOp::Equals)
-            .map(|r| r.value.as_str())
+        self.requirements.iter().find(|r| r.field == field && r.op == FieldOp::Equals).map(|r| r.value.as_str())
     }
 
     /// Whether an object matches, given its field values; a field with no value reads as "" as upstream.
@@ -817,16 +700,8 @@ impl fmt::Display for FieldSelector {
             if index > 0 {
                 f.write_str(",")?;
             }
-            let op = if requirement.op == FieldOp::Equals {
-                "="
-            } else {
-                "!="
-            };
-            let value = requirement
-                .value
-                .replace('\\', "\\\\")
-                .replace(',', "\\,")
-                .replace('=', "\\=");
+            let op = if requirement.op == FieldOp::Equals { "=" } else { "!=" };
+            let value = requirement.value.replace('\\', "\\\\").replace(',', "\\,").replace('=', "\\=");
             write!(f, "{}{op}{value}", requirement.field)?;
         }
         Ok(())
@@ -859,11 +734,7 @@ fn split_terms(selector: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOp, &str)> {
     for (index, _) in term.char_indices() {
         let rest = &term[index..];
-        for (operator, op) in [
-            ("!=", FieldOp::NotEquals),
-            ("==", FieldOp::Equals),
-            ("=", FieldOp::Equals),
-        ] {
+        for (operator, op) in [("!=", FieldOp::NotEquals), ("==", FieldOp::Equals), ("=", FieldOp::Equals)] {
             if let Some(value) = rest.strip_prefix(operator) {
                 return Some((&term[..index], op, value));
             }
@@ -878,9 +749,7 @@ fn unescape_value(raw: &str) -> Result<String, String> {
     for c in raw.chars() {
         if escaped {
             if !matches!(c, '\\' | ',' | '=') {
-                return Err(format!(
-                    "invalid field selector: invalid escape sequence: \\{c}"
-                ));
+                return Err(format!("invalid field selector: invalid escape sequence: \\{c}"));
             }
             value.push(c);
             escaped = false;
@@ -888,10 +757,7 @@ fn unescape_value(raw: &str) -> Result<String, String> {
             escaped = true;
         } else if c == ',' || c == '=' {
             // Upstream prints the rune with %v, which is its code point number.
-            return Err(format!(
-                "invalid field selector: unescaped character in value: {}",
-                c as u32
-            ));
+            return Err(format!("invalid field selector: unescaped character in value: {}", c as u32));
         } else {
             value.push(c);
         }
@@ -913,14 +779,8 @@ mod tests {
 
     #[test]
     fn parses_every_operator_and_prints_canonically() {
-        let selector = LabelSelector::parse(
-            "tier notin (b,a), app=web,env==prod,x!=y,  has, !gone, n>3, m<10, z in (c)",
-        )
-        .unwrap();
-        assert_eq!(
-            selector.to_string(),
-            "app=web,env==prod,!gone,has,m<10,n>3,tier notin (a,b),x!=y,z in (c)"
-        );
+        let selector = LabelSelector::parse("tier notin (b,a), app=web,env==prod,x!=y,  has, !gone, n>3, m<10, z in (c)").unwrap();
+        assert_eq!(selector.to_string(), "app=web,env==prod,!gone,has,m<10,n>3,tier notin (a,b),x!=y,z in (c)");
         assert!(!selector.is_empty());
     }
 
@@ -935,11 +795,7 @@ mod tests {
     #[test]
     fn matching_follows_upstream_for_missing_labels() {
         let object_labels = labels(json!({"app": "web", "tier": "front", "n": "5"}));
-        let check = |s: &str| {
-            LabelSelector::parse(s)
-                .unwrap()
-                .matches(Some(&object_labels))
-        };
+        let check = |s: &str| LabelSelector::parse(s).unwrap().matches(Some(&object_labels));
         assert!(check("app=web"));
         assert!(!check("app=db"));
         assert!(!check("missing=x"));
@@ -964,18 +820,10 @@ mod tests {
 
     #[test]
     fn empty_values_in_sets_and_exact_matches() {
-        assert_eq!(
-            LabelSelector::parse("x in (,a)").unwrap().to_string(),
-            "x in (,a)"
-        );
-        assert_eq!(
-            LabelSelector::parse("x in ()").unwrap().to_string(),
-            "x in ()"
-        );
+        assert_eq!(LabelSelector::parse("x in (,a)").unwrap().to_string(), "x in (,a)");
+        assert_eq!(LabelSelector::parse("x in ()").unwrap().to_string(), "x in ()");
         assert_eq!(LabelSelector::parse("x=").unwrap().to_string(), "x=");
-        assert!(LabelSelector::parse("x=,y")
-            .unwrap()
-            .matches(Some(&labels(json!({"x": "", "y": "1"})))));
+        assert!(LabelSelector::parse("x=,y").unwrap().matches(Some(&labels(json!({"x": "", "y": "1"})))));
     }
 
     #[test]
@@ -983,26 +831,11 @@ mod tests {
         let err = |s: &str| LabelSelector::parse(s).unwrap_err();
         assert_eq!(err("a=b,"), "found '', expected: identifier after ','");
         assert_eq!(err("a=b c"), "found 'c', expected: ',' or 'end of string'");
-        assert_eq!(
-            err("=a"),
-            "found '=', expected: !, identifier, or 'end of string'"
-        );
-        assert_eq!(
-            err("a b"),
-            "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
-        );
-        assert_eq!(
-            err("a in b"),
-            "unable to parse requirement: found 'b' expected: '('"
-        );
-        assert_eq!(
-            err("a in (b c)"),
-            "unable to parse requirement: found 'c', expected: ',' or ')'"
-        );
-        assert_eq!(
-            err("a=(b)"),
-            "unable to parse requirement: found '(', expected: identifier"
-        );
+        assert_eq!(err("=a"), "found '=', expected: !, identifier, or 'end of string'");
+        assert_eq!(err("a b"), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
+        assert_eq!(err("a in b"), "unable to parse requirement: found 'b' expected: '('");
+        assert_eq!(err("a in (b c)"), "unable to parse requirement: found 'c', expected: ',' or ')'");
+        assert_eq!(err("a=(b)"), "unable to parse requirement: found '(', expected: identifier");
         assert_eq!(
             err("a>b"),
             "unable to parse requirement: values[0]: Invalid value: \"b\": for 'Gt', 'Lt' \
@@ -1036,9 +869,7 @@ mod tests {
                 '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
         );
         let long = "a".repeat(64);
-        assert!(LabelSelector::parse(&format!("{long}=x"))
-            .unwrap_err()
-            .contains("name part must be no more than 63 bytes"));
+        assert!(LabelSelector::parse(&format!("{long}=x")).unwrap_err().contains("name part must be no more than 63 bytes"));
         assert!(LabelSelector::parse("app.kubernetes.io/name=web").is_ok());
     }
 
@@ -1054,9 +885,7 @@ mod tests {
         .unwrap();
         assert_eq!(selector.to_string(), "app=web,!canary,tier in (edge,front)");
         assert!(selector.matches(Some(&labels(json!({"app": "web", "tier": "edge"})))));
-        assert!(!selector.matches(Some(&labels(
-            json!({"app": "web", "tier": "edge", "canary": "1"})
-        ))));
+        assert!(!selector.matches(Some(&labels(json!({"app": "web", "tier": "edge", "canary": "1"})))));
 
         let nothing = LabelSelector::from_label_selector_json(&Value::Null).unwrap();
         assert!(!nothing.matches(Some(&labels(json!({"app": "web"})))) && !nothing.is_empty());
@@ -1064,17 +893,13 @@ mod tests {
         assert!(everything.matches(None) && everything.is_empty());
 
         let bad = json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]});
-        assert_eq!(
-            LabelSelector::from_label_selector_json(&bad).unwrap_err(),
-            "\"Gt\" is not a valid label selector operator"
-        );
+        assert_eq!(LabelSelector::from_label_selector_json(&bad).unwrap_err(), "\"Gt\" is not a valid label selector operator");
         let empty_in = json!({"matchExpressions": [{"key": "a", "operator": "In"}]});
         assert_eq!(
             LabelSelector::from_label_selector_json(&empty_in).unwrap_err(),
             "values: Invalid value: null: for 'in', 'notin' operators, values set can't be empty"
         );
-        let exists_with_values =
-            json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]});
+        let exists_with_values = json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]});
         assert_eq!(
             LabelSelector::from_label_selector_json(&exists_with_values).unwrap_err(),
             "values: Invalid value: [\"x\"]: values set must be empty for exists and does not exist"
@@ -1083,22 +908,13 @@ mod tests {
 
     #[test]
     fn field_selectors_parse_sort_and_match() {
-        let selector =
-            FieldSelector::parse("status.phase!=Running,metadata.name==web,spec.nodeName=n1")
-                .unwrap();
+        let selector = FieldSelector::parse("status.phase!=Running,metadata.name==web,spec.nodeName=n1").unwrap();
         let triple = |f: &str, op: &str, v: &str| (f.to_string(), op.to_string(), v.to_string());
         assert_eq!(
             selector.requirements(),
-            [
-                triple("metadata.name", "=", "web"),
-                triple("spec.nodeName", "=", "n1"),
-                triple("status.phase", "!=", "Running")
-            ]
+            [triple("metadata.name", "=", "web"), triple("spec.nodeName", "=", "n1"), triple("status.phase", "!=", "Running")]
         );
-        assert_eq!(
-            selector.to_string(),
-            "metadata.name=web,spec.nodeName=n1,status.phase!=Running"
-        );
+        assert_eq!(selector.to_string(), "metadata.name=web,spec.nodeName=n1,status.phase!=Running");
         assert_eq!(selector.requires_exact_match("metadata.name"), Some("web"));
         assert_eq!(selector.requires_exact_match("status.phase"), None);
         let pod = |field: &str| match field {
@@ -1108,13 +924,8 @@ mod tests {
             _ => None,
         };
         assert!(selector.matches(pod));
-        assert!(!FieldSelector::parse("status.phase=Running")
-            .unwrap()
-            .matches(pod));
-        assert!(
-            FieldSelector::parse("spec.missing=").unwrap().matches(pod),
-            "absent fields read as empty"
-        );
+        assert!(!FieldSelector::parse("status.phase=Running").unwrap().matches(pod));
+        assert!(FieldSelector::parse("spec.missing=").unwrap().matches(pod), "absent fields read as empty");
     }
 
     #[test]
@@ -1124,21 +935,9 @@ mod tests {
         assert_eq!(selector.to_string(), r"metadata.name=a\,b\=c\\d");
         assert!(FieldSelector::parse("").unwrap().is_empty());
         assert!(FieldSelector::parse("a=b,").unwrap().requirements().len() == 1);
-        assert_eq!(
-            FieldSelector::parse("foo").unwrap_err(),
-            "invalid selector: 'foo'; can't understand 'foo'"
-        );
-        assert_eq!(
-            FieldSelector::parse("a=b=c").unwrap_err(),
-            "invalid field selector: unescaped character in value: 61"
-        );
-        assert_eq!(
-            FieldSelector::parse(r"a=b\x").unwrap_err(),
-            r"invalid field selector: invalid escape sequence: \x"
-        );
-        assert_eq!(
-            FieldSelector::parse(r"a=b\").unwrap_err(),
-            r"invalid field selector: invalid escape sequence: \"
-        );
+        assert_eq!(FieldSelector::parse("foo").unwrap_err(), "invalid selector: 'foo'; can't understand 'foo'");
+        assert_eq!(FieldSelector::parse("a=b=c").unwrap_err(), "invalid field selector: unescaped character in value: 61");
+        assert_eq!(FieldSelector::parse(r"a=b\x").unwrap_err(), r"invalid field selector: invalid escape sequence: \x");
+        assert_eq!(FieldSelector::parse(r"a=b\").unwrap_err(), r"invalid field selector: invalid escape sequence: \");
     }
 }

@@ -95,7 +95,14 @@ impl FieldError {
     pub fn cause_message(&self) -> String {
         let mut message = self.kind.phrase().to_string();
         if let Some(value) = &self.value {
-            if matches!(self.kind, FieldErrorKind::Invalid | FieldErrorKind::NotSupported | FieldErrorKind::Duplicate | FieldErrorKind::NotFound | FieldErrorKind::TypeInvalid) {
+            if matches!(
+                self.kind,
+                FieldErrorKind::Invalid
+                    | FieldErrorKind::NotSupported
+                    | FieldErrorKind::Duplicate
+                    | FieldErrorKind::NotFound
+                    | FieldErrorKind::TypeInvalid
+            ) {
                 message.push_str(": ");
                 message.push_str(&render_value(value));
             }
@@ -214,7 +221,11 @@ impl ApiError {
     }
     pub fn forbidden(group: &str, resource: &str, name: &str, reason: &str) -> Self {
         let target = qualified_resource(resource, group);
-        let message = if name.is_empty() { format!("{target} is forbidden: {reason}") } else { format!("{target} \"{name}\" is forbidden: {reason}") };
+        let message = if name.is_empty() {
+            format!("{target} is forbidden: {reason}")
+        } else {
+            format!("{target} \"{name}\" is forbidden: {reason}")
+        };
         let details = Details { name: name.into(), group: group.into(), kind: resource.into(), uid: None };
         Self::Forbidden { message, details: Some(details) }
     }
@@ -281,7 +292,9 @@ impl ApiError {
             "code": self.code(),
         });
         let details = match self {
-            Self::Forbidden { details, .. } | Self::NotFound { details, .. } | Self::MethodNotSupported { details, .. } => details.as_ref().map(details_json),
+            Self::Forbidden { details, .. } | Self::NotFound { details, .. } | Self::MethodNotSupported { details, .. } => {
+                details.as_ref().map(details_json)
+            }
             Self::AlreadyExists { details, .. } | Self::Conflict { details, .. } => Some(details_json(details)),
             Self::Invalid { details, causes, .. } => {
                 let mut rendered = details_json(details);

@@ -45,7 +45,13 @@ impl ServiceAllocator {
         Ipv4Addr::from(base + 1)
     }
 
-    pub async fn allocate_for_create(&self, store: &Store, desc: &ResourceDesc, service: &mut Value, dry_run: bool) -> Result<Allocation, ApiError> {
+    pub async fn allocate_for_create(
+        &self,
+        store: &Store,
+        desc: &ResourceDesc,
+        service: &mut Value,
+        dry_run: bool,
+    ) -> Result<Allocation, ApiError> {
         let mut allocation = Allocation::default();
         if !is_core_service(desc) {
             return Ok(allocation);
@@ -57,7 +63,14 @@ impl ServiceAllocator {
         result.map(|()| allocation)
     }
 
-    pub async fn allocate_for_update(&self, store: &Store, desc: &ResourceDesc, service: &mut Value, current: &Value, dry_run: bool) -> Result<Allocation, ApiError> {
+    pub async fn allocate_for_update(
+        &self,
+        store: &Store,
+        desc: &ResourceDesc,
+        service: &mut Value,
+        current: &Value,
+        dry_run: bool,
+    ) -> Result<Allocation, ApiError> {
         let mut allocation = Allocation::default();
         if !is_core_service(desc) {
             return Ok(allocation);
@@ -107,7 +120,14 @@ impl ServiceAllocator {
         }
     }
 
-    async fn allocate_missing(&self, store: &Store, service: &mut Value, current: Option<&Value>, dry_run: bool, allocation: &mut Allocation) -> Result<(), ApiError> {
+    async fn allocate_missing(
+        &self,
+        store: &Store,
+        service: &mut Value,
+        current: Option<&Value>,
+        dry_run: bool,
+        allocation: &mut Allocation,
+    ) -> Result<(), ApiError> {
         let service_type = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
         let owner = (object::namespace(service).unwrap_or_default().to_string(), object::name(service).to_string());
         let requested = service.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -124,7 +144,8 @@ impl ServiceAllocator {
                     None => self.allocate_random_ip(store, &owner, dry_run, allocation).await?,
                 }
             } else {
-                let ip = requested.parse::<Ipv4Addr>().map_err(|_| cluster_ip_invalid(&owner.1, &requested, "must be a valid IP address"))?;
+                let ip =
+                    requested.parse::<Ipv4Addr>().map_err(|_| cluster_ip_invalid(&owner.1, &requested, "must be a valid IP address"))?;
                 self.allocate_ip(store, ip, &owner, dry_run, allocation).await?;
                 ip
             };
@@ -139,7 +160,15 @@ impl ServiceAllocator {
         Ok(())
     }
 
-    async fn allocate_node_ports(&self, store: &Store, service: &mut Value, current: Option<&Value>, owner: &(String, String), dry_run: bool, allocation: &mut Allocation) -> Result<(), ApiError> {
+    async fn allocate_node_ports(
+        &self,
+        store: &Store,
+        service: &mut Value,
+        current: Option<&Value>,
+        owner: &(String, String),
+        dry_run: bool,
+        allocation: &mut Allocation,
+    ) -> Result<(), ApiError> {
         let held = current.map(node_ports).unwrap_or_default();
         let port_count = service.pointer("/spec/ports").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
         for index in 0..port_count {
@@ -149,7 +178,10 @@ impl ServiceAllocator {
             } else {
                 let port = u16::try_from(requested).ok().filter(|p| (self.node_port_first..=self.node_port_last).contains(p));
                 let Some(port) = port else {
-                    let detail = format!("provided port is not in the valid range. The range of valid ports is {}-{}", self.node_port_first, self.node_port_last);
+                    let detail = format!(
+                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                        self.node_port_first, self.node_port_last
+                    );
                     return Err(node_port_invalid(&owner.1, index, requested, &detail));
                 };
                 if !held.contains(&port) && !self.reserve(store, &node_port_key(port), node_port_value(owner), dry_run, allocation).await? {
@@ -162,7 +194,13 @@ impl ServiceAllocator {
         Ok(())
     }
 
-    async fn allocate_random_node_port(&self, store: &Store, owner: &(String, String), dry_run: bool, allocation: &mut Allocation) -> Result<u16, ApiError> {
+    async fn allocate_random_node_port(
+        &self,
+        store: &Store,
+        owner: &(String, String),
+        dry_run: bool,
+        allocation: &mut Allocation,
+    ) -> Result<u16, ApiError> {
         for _ in 0..RANDOM_ALLOCATION_ATTEMPTS_MAX {
             let port = rand::rng().random_range(self.node_port_first..=self.node_port_last);
             if self.reserve(store, &node_port_key(port), node_port_value(owner), dry_run, allocation).await? {
@@ -177,7 +215,13 @@ impl ServiceAllocator {
         Err(ApiError::internal("failed to allocate a nodePort: range is full"))
     }
 
-    async fn allocate_random_ip(&self, store: &Store, owner: &(String, String), dry_run: bool, allocation: &mut Allocation) -> Result<Ipv4Addr, ApiError> {
+    async fn allocate_random_ip(
+        &self,
+        store: &Store,
+        owner: &(String, String),
+        dry_run: bool,
+        allocation: &mut Allocation,
+    ) -> Result<Ipv4Addr, ApiError> {
         let base = u32::from(self.cluster_ip_range.network());
         let size = 1u64 << (32 - self.cluster_ip_range.prefix_len());
         // Offsets 0 and size-1 are the network and broadcast addresses; 1 is reserved for `kubernetes`.
@@ -200,13 +244,27 @@ impl ServiceAllocator {
         Err(ApiError::internal("failed to allocate a serviceIP: range is full"))
     }
 
-    async fn allocate_ip(&self, store: &Store, ip: Ipv4Addr, owner: &(String, String), dry_run: bool, allocation: &mut Allocation) -> Result<(), ApiError> {
+    async fn allocate_ip(
+        &self,
+        store: &Store,
+        ip: Ipv4Addr,
+        owner: &(String, String),
+        dry_run: bool,
+        allocation: &mut Allocation,
+    ) -> Result<(), ApiError> {
         if !self.cluster_ip_range.contains(&ip) || ip == self.cluster_ip_range.network() || ip == self.cluster_ip_range.broadcast() {
-            let detail = format!("failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}", self.cluster_ip_range);
+            let detail = format!(
+                "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}",
+                self.cluster_ip_range
+            );
             return Err(cluster_ip_invalid(&owner.1, &ip.to_string(), &detail));
         }
         if !self.reserve(store, &ip_key(ip), ip_address_object(ip, owner), dry_run, allocation).await? {
-            return Err(cluster_ip_invalid(&owner.1, &ip.to_string(), &format!("failed to allocate IP {ip}: provided IP is already allocated")));
+            return Err(cluster_ip_invalid(
+                &owner.1,
+                &ip.to_string(),
+                &format!("failed to allocate IP {ip}: provided IP is already allocated"),
+            ));
         }
         Ok(())
     }
@@ -245,7 +303,16 @@ fn cluster_ip(service: &Value) -> Option<Ipv4Addr> {
 
 fn node_ports(service: &Value) -> Vec<u16> {
     let ports = service.pointer("/spec/ports").and_then(Value::as_array);
-    ports.map(|ports| ports.iter().filter_map(|p| p.get("nodePort").and_then(Value::as_u64)).filter_map(|p| u16::try_from(p).ok()).filter(|p| *p != 0).collect()).unwrap_or_default()
+    ports
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.get("nodePort").and_then(Value::as_u64))
+                .filter_map(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn ip_key(ip: Ipv4Addr) -> String {

@@ -50,7 +50,10 @@ impl TokenAuthenticator {
             if fields[0].is_empty() || fields[1].is_empty() {
                 return Err(malformed("token and user must not be empty"));
             }
-            let groups = fields.get(3).map(|groups| groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect()).unwrap_or_default();
+            let groups = fields
+                .get(3)
+                .map(|groups| groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect())
+                .unwrap_or_default();
             let user = UserInfo { name: fields[1].clone(), uid: fields[2].clone(), groups };
             users_by_token.insert(fields[0].clone(), user);
         }

@@ -13,10 +13,12 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 
 /// The port the `kubernetes` Service forwards to: the server's secure port.
 pub async fn ensure_defaults(store: &Store, secure_port: u16) -> Result<(), ApiError> {
-    let options = WriteOptions { dry_run: false, field_manager: Some("ferrokube-bootstrap".into()), field_validation: FieldValidation::Strict };
+    let options =
+        WriteOptions { dry_run: false, field_manager: Some("ferrokube-bootstrap".into()), field_validation: FieldValidation::Strict };
     let namespaces = registry::find("", "v1", "namespaces").expect("namespaces are always served");
     for name in SYSTEM_NAMESPACES {
-        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}});
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}});
         create_if_missing(store, namespaces, None, namespace, &options).await?;
     }
     let services = registry::find("", "v1", "services").expect("services are always served");
@@ -35,7 +37,13 @@ pub async fn ensure_defaults(store: &Store, secure_port: u16) -> Result<(), ApiE
     create_if_missing(store, services, Some("default"), service, &options).await
 }
 
-async fn create_if_missing(store: &Store, desc: &'static registry::ResourceDesc, namespace: Option<&str>, object: Value, options: &WriteOptions) -> Result<(), ApiError> {
+async fn create_if_missing(
+    store: &Store,
+    desc: &'static registry::ResourceDesc,
+    namespace: Option<&str>,
+    object: Value,
+    options: &WriteOptions,
+) -> Result<(), ApiError> {
     match store.create(desc, namespace, object, options).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
         // Another server created the same address for the same Service at the same moment.

@@ -171,11 +171,13 @@ impl Discovery {
         }
 
         let group_entry = |group: &str| {
-            let group_versions: Vec<Value> = versions[group].iter().map(|v| json!({"groupVersion": api_version(group, v), "version": v})).collect();
+            let group_versions: Vec<Value> =
+                versions[group].iter().map(|v| json!({"groupVersion": api_version(group, v), "version": v})).collect();
             json!({"name": group, "versions": group_versions, "preferredVersion": group_versions[0]})
         };
         let named_groups: Vec<&'static str> = group_order.iter().copied().filter(|g| !g.is_empty()).collect();
-        let group_list = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": named_groups.iter().map(|g| group_entry(g)).collect::<Vec<_>>()});
+        let group_list =
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": named_groups.iter().map(|g| group_entry(g)).collect::<Vec<_>>()});
         let groups = named_groups.iter().map(|g| {
             let mut entry = group_entry(g);
             entry["kind"] = json!("APIGroup");
@@ -195,7 +197,9 @@ impl Discovery {
                     json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": group_versions})
                 })
                 .collect();
-            Document::new(&json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{discovery_version}"), "metadata": {}, "items": items}))
+            Document::new(
+                &json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{discovery_version}"), "metadata": {}, "items": items}),
+            )
         };
 
         Self {
@@ -250,7 +254,10 @@ mod tests {
         let discovery = Discovery::build(registry::builtin(), "127.0.0.1:6443");
         let core: Value = serde_json::from_slice(&discovery.resource_lists[&(String::new(), "v1".to_string())].body).unwrap();
         let eviction = core["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").unwrap();
-        assert_eq!((eviction["group"].as_str(), eviction["version"].as_str(), eviction["kind"].as_str()), (Some("policy"), Some("v1"), Some("Eviction")));
+        assert_eq!(
+            (eviction["group"].as_str(), eviction["version"].as_str(), eviction["kind"].as_str()),
+            (Some("policy"), Some("v1"), Some("Eviction"))
+        );
         let apps: Value = serde_json::from_slice(&discovery.aggregated_groups_v2.body).unwrap();
         let apps = apps["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
         let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();

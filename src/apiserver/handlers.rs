@@ -39,7 +39,14 @@ pub fn metric_verb(method: &Method, path: &ResourcePath, query: &Query) -> &'sta
 }
 
 /// Serves one resource request.
-pub async fn serve_resource(state: Arc<ApiState>, method: Method, path: ResourcePath, query: Query, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn serve_resource(
+    state: Arc<ApiState>,
+    method: Method,
+    path: ResourcePath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
     let form = negotiate(accept)?;
     let include = IncludeObject::from_query(query.get("includeObject"))?;
@@ -105,7 +112,7 @@ pub async fn serve_resource(state: Arc<ApiState>, method: Method, path: Resource
             let pod = state.store.get(target).await?;
             Err(ApiError::bad_request(no_node_message(desc, &pod, sub)))
         }
-        _ => Err(ApiError::method_not_supported(desc.group, desc.plural, &method.to_string())),
+        _ => Err(ApiError::method_not_supported(desc.group, desc.plural, method.as_str())),
     }
 }
 
@@ -118,7 +125,14 @@ fn no_node_message(desc: &ResourceDesc, object: &Value, subresource: &str) -> St
     }
 }
 
-fn respond(code: StatusCode, desc: &ResourceDesc, object: &Value, form: ResponseForm, include: IncludeObject, warnings: &[String]) -> Result<Response, ApiError> {
+fn respond(
+    code: StatusCode,
+    desc: &ResourceDesc,
+    object: &Value,
+    form: ResponseForm,
+    include: IncludeObject,
+    warnings: &[String],
+) -> Result<Response, ApiError> {
     let body = render::object_body(desc, object, form, include)?;
     let mut response = render::encode(code, form, &body);
     add_warnings(response.headers_mut(), warnings);
@@ -141,12 +155,18 @@ fn add_warnings(headers: &mut HeaderMap, warnings: &[String]) {
 }
 
 fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
-    Ok(WriteOptions { dry_run: query.dry_run()?, field_manager: query.get("fieldManager").map(String::from), field_validation: FieldValidation::from_query(query)? })
+    Ok(WriteOptions {
+        dry_run: query.dry_run()?,
+        field_manager: query.get("fieldManager").map(String::from),
+        field_validation: FieldValidation::from_query(query)?,
+    })
 }
 
 /// Reads a body within the size limit.
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX).await.map_err(|_| ApiError::RequestEntityTooLarge { message: format!("Request entity too large: limit is {REQUEST_BODY_BYTES_MAX}") })
+    axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX)
+        .await
+        .map_err(|_| ApiError::RequestEntityTooLarge { message: format!("Request entity too large: limit is {REQUEST_BODY_BYTES_MAX}") })
 }
 
 /// Decodes an object body in JSON or YAML.
@@ -180,8 +200,10 @@ async fn read_patch(headers: &HeaderMap, body: Body) -> Result<(PatchType, Value
 
 fn selectors(query: &Query) -> Result<ListOptions, ApiError> {
     // The parsers' messages are upstream's own texts, so they go to the client unchanged.
-    let label_selector = query.get("labelSelector").filter(|s| !s.is_empty()).map(|s| LabelSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
-    let field_selector = query.get("fieldSelector").filter(|s| !s.is_empty()).map(|s| FieldSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
+    let label_selector =
+        query.get("labelSelector").filter(|s| !s.is_empty()).map(|s| LabelSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
+    let field_selector =
+        query.get("fieldSelector").filter(|s| !s.is_empty()).map(|s| FieldSelector::parse(s).map_err(ApiError::bad_request)).transpose()?;
     Ok(ListOptions { label_selector, field_selector, ..ListOptions::default() })
 }
 
@@ -190,7 +212,8 @@ fn check_field_selector(desc: &ResourceDesc, options: &ListOptions) -> Result<()
     let Some(selector) = &options.field_selector else { return Ok(()) };
     let probe = json!({"metadata": {}});
     for (field, _, _) in selector.requirements() {
-        let supported = field == "metadata.name" || (field == "metadata.namespace" && desc.namespaced) || (desc.rules.field)(&probe, &field).is_some();
+        let supported =
+            field == "metadata.name" || (field == "metadata.namespace" && desc.namespaced) || (desc.rules.field)(&probe, &field).is_some();
         if !supported {
             return Err(ApiError::bad_request(format!("field label not supported: {field}")));
         }
@@ -209,12 +232,22 @@ fn list_options_invalid(field: &str, value: Value, detail: &str) -> ApiError {
     ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError::invalid(field, value, detail)])
 }
 
-async fn list(state: &ApiState, path: &ResourcePath, query: &Query, form: ResponseForm, include: IncludeObject) -> Result<Response, ApiError> {
+async fn list(
+    state: &ApiState,
+    path: &ResourcePath,
+    query: &Query,
+    form: ResponseForm,
+    include: IncludeObject,
+) -> Result<Response, ApiError> {
     let desc = path.desc;
     let mut options = selectors(query)?;
     check_field_selector(desc, &options)?;
     if query.get("sendInitialEvents").is_some() {
-        return Err(list_options_invalid("sendInitialEvents", json!(query.get("sendInitialEvents")), "sendInitialEvents is forbidden for list"));
+        return Err(list_options_invalid(
+            "sendInitialEvents",
+            json!(query.get("sendInitialEvents")),
+            "sendInitialEvents is forbidden for list",
+        ));
     }
     options.limit = match query.number("limit")? {
         Some(limit) if limit > 0 => Some(limit as usize),
@@ -223,13 +256,38 @@ async fn list(state: &ApiState, path: &ResourcePath, query: &Query, form: Respon
     options.continue_token = query.get("continue").filter(|c| !c.is_empty()).map(String::from);
     let resource_version = query.get("resourceVersion").filter(|rv| !rv.is_empty());
     match (query.get("resourceVersionMatch").filter(|m| !m.is_empty()), resource_version) {
-        (Some(_), None) => return Err(list_options_invalid("resourceVersionMatch", json!(query.get("resourceVersionMatch")), "resourceVersionMatch is forbidden unless resourceVersion is provided")),
-        (Some(_), Some(_)) if options.continue_token.is_some() => return Err(list_options_invalid("resourceVersionMatch", json!(query.get("resourceVersionMatch")), "resourceVersionMatch is forbidden when continue is provided")),
-        (Some("Exact"), Some("0")) => return Err(list_options_invalid("resourceVersionMatch", json!("Exact"), "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")),
+        (Some(_), None) => {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                json!(query.get("resourceVersionMatch")),
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ))
+        }
+        (Some(_), Some(_)) if options.continue_token.is_some() => {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                json!(query.get("resourceVersionMatch")),
+                "resourceVersionMatch is forbidden when continue is provided",
+            ))
+        }
+        (Some("Exact"), Some("0")) => {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                json!("Exact"),
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            ))
+        }
         (Some("Exact"), Some(rv)) => options.exact_revision = Some(parse_revision(rv)?),
         (Some("NotOlderThan"), Some("0")) | (None, Some("0")) => {}
         (Some("NotOlderThan"), Some(rv)) | (None, Some(rv)) => options.min_revision = Some(parse_revision(rv)?),
-        (Some(other), Some(_)) => return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError::not_supported("resourceVersionMatch", json!(other), &["Exact", "NotOlderThan", ""])])),
+        (Some(other), Some(_)) => {
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                vec![FieldError::not_supported("resourceVersionMatch", json!(other), &["Exact", "NotOlderThan", ""])],
+            ))
+        }
         (None, None) => {}
     }
     let page = state.store.list(desc, path.namespace.as_deref(), &options).await?;
@@ -252,19 +310,36 @@ fn watch_request(path: &ResourcePath, query: &Query, form: ResponseForm, include
     let resource_version_match = query.get("resourceVersionMatch").filter(|m| !m.is_empty());
     if send_initial_events || query.get("sendInitialEvents").is_some() {
         if resource_version_match != Some("NotOlderThan") {
-            return Err(list_options_invalid("resourceVersionMatch", json!(resource_version_match.unwrap_or_default()), "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                json!(resource_version_match.unwrap_or_default()),
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
         }
         if send_initial_events && !allow_bookmarks {
-            return Err(list_options_invalid("allowWatchBookmarks", json!(false), "sendInitialEvents requires setting allowWatchBookmarks to true"));
+            return Err(list_options_invalid(
+                "allowWatchBookmarks",
+                json!(false),
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
         }
     } else if let Some(value) = resource_version_match {
-        return Err(list_options_invalid("resourceVersionMatch", json!(value), "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+        return Err(list_options_invalid(
+            "resourceVersionMatch",
+            json!(value),
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ));
     }
     let resource_version = match query.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
         Some(rv) => Some(parse_revision(rv)?),
         None => None,
     };
-    let timeout_seconds = query.number("timeoutSeconds")?.filter(|t| *t > 0).map(|t| t as u64).unwrap_or(WATCH_TIMEOUT_SECONDS_MAX).min(WATCH_TIMEOUT_SECONDS_MAX);
+    let timeout_seconds = query
+        .number("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(|t| t as u64)
+        .unwrap_or(WATCH_TIMEOUT_SECONDS_MAX)
+        .min(WATCH_TIMEOUT_SECONDS_MAX);
     Ok(WatchRequest {
         desc: path.desc,
         namespace: path.namespace.clone(),
@@ -281,7 +356,9 @@ fn watch_request(path: &ResourcePath, query: &Query, form: ResponseForm, include
 async fn delete_options(query: &Query, body: Body) -> Result<DeleteOptions, ApiError> {
     let bytes = read_body(body).await?;
     let from_body: Value = if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_json(&bytes)? };
-    let text = |body_key: &str, query_key: &str| from_body.get(body_key).and_then(Value::as_str).map(String::from).or_else(|| query.get(query_key).map(String::from));
+    let text = |body_key: &str, query_key: &str| {
+        from_body.get(body_key).and_then(Value::as_str).map(String::from).or_else(|| query.get(query_key).map(String::from))
+    };
     let grace = from_body.get("gracePeriodSeconds").and_then(Value::as_i64).or(query.number("gracePeriodSeconds")?);
     let orphan = from_body.get("orphanDependents").and_then(Value::as_bool).or(query.flag("orphanDependents").ok().filter(|o| *o));
     let mut propagation_policy = text("propagationPolicy", "propagationPolicy");
@@ -298,7 +375,14 @@ async fn delete_options(query: &Query, body: Body) -> Result<DeleteOptions, ApiE
     })
 }
 
-async fn delete_collection(state: &ApiState, path: &ResourcePath, query: &Query, body: Body, form: ResponseForm, include: IncludeObject) -> Result<Response, ApiError> {
+async fn delete_collection(
+    state: &ApiState,
+    path: &ResourcePath,
+    query: &Query,
+    body: Body,
+    form: ResponseForm,
+    include: IncludeObject,
+) -> Result<Response, ApiError> {
     let desc = path.desc;
     let options = delete_options(query, body).await?;
     let selection = selectors(query)?;
@@ -321,7 +405,9 @@ async fn delete_collection(state: &ApiState, path: &ResourcePath, query: &Query,
 /// `autoscaling/v1 Scale` view of a scalable object.
 pub fn scale_of(object: &Value) -> Value {
     let selector = match object.pointer("/spec/selector") {
-        Some(Value::Object(map)) if map.contains_key("matchLabels") || map.contains_key("matchExpressions") => LabelSelector::from_label_selector_json(&Value::Object(map.clone())).map(|s| s.to_string()).unwrap_or_default(),
+        Some(Value::Object(map)) if map.contains_key("matchLabels") || map.contains_key("matchExpressions") => {
+            LabelSelector::from_label_selector_json(&Value::Object(map.clone())).map(|s| s.to_string()).unwrap_or_default()
+        }
         Some(Value::Object(map)) => {
             let mut pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
             pairs.sort();
@@ -344,7 +430,12 @@ pub fn scale_of(object: &Value) -> Value {
     })
 }
 
-async fn update_scale(state: &ApiState, target: ObjectRef<'_>, change: impl Fn(&Value) -> Result<Value, ApiError>, query: &Query) -> Result<Response, ApiError> {
+async fn update_scale(
+    state: &ApiState,
+    target: ObjectRef<'_>,
+    change: impl Fn(&Value) -> Result<Value, ApiError>,
+    query: &Query,
+) -> Result<Response, ApiError> {
     let options = write_options(query)?;
     let written = state
         .store
@@ -356,7 +447,7 @@ async fn update_scale(state: &ApiState, target: ObjectRef<'_>, change: impl Fn(&
                 }
             }
             let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-            if !replicas.as_i64().is_some_and(|r| r >= 0) {
+            if replicas.as_i64().is_none_or(|r| r < 0) {
                 let error = FieldError::invalid("spec.replicas", replicas, "must be greater than or equal to 0");
                 return Err(ApiError::invalid("autoscaling", "Scale", target.name, vec![error]));
             }
@@ -388,11 +479,17 @@ async fn bind(state: &ApiState, target: ObjectRef<'_>, headers: &HeaderMap, body
                 return Err(ApiError::conflict("", "pods", target.name, "pod is being deleted, cannot be assigned to a host"));
             }
             if let Some(assigned) = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                return Err(ApiError::conflict("", "pods", target.name, &format!("pod {} is already assigned to node \"{assigned}\"", target.name)));
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    target.name,
+                    &format!("pod {} is already assigned to node \"{assigned}\"", target.name),
+                ));
             }
             let mut bound = pod.clone();
             bound["spec"]["nodeName"] = json!(node);
-            let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now_timestamp()});
+            let condition =
+                json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now_timestamp()});
             let conditions = bound["status"]["conditions"].as_array().cloned().unwrap_or_default();
             let mut conditions: Vec<Value> = conditions.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
             conditions.push(condition);
@@ -400,7 +497,10 @@ async fn bind(state: &ApiState, target: ObjectRef<'_>, headers: &HeaderMap, body
             Ok(bound)
         })
         .await?;
-    Ok(render::json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(render::json_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }
 
 /// `pods/eviction`: deletes the pod (PodDisruptionBudgets are honoured once the disruption controller exists).
@@ -413,10 +513,16 @@ async fn evict(state: &ApiState, target: ObjectRef<'_>, headers: &HeaderMap, bod
     let options = DeleteOptions {
         grace_period_seconds: eviction.pointer("/deleteOptions/gracePeriodSeconds").and_then(Value::as_i64),
         precondition_uid: eviction.pointer("/deleteOptions/preconditions/uid").and_then(Value::as_str).map(String::from),
-        precondition_resource_version: eviction.pointer("/deleteOptions/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+        precondition_resource_version: eviction
+            .pointer("/deleteOptions/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
         dry_run: eviction.pointer("/deleteOptions/dryRun").and_then(Value::as_array).is_some_and(|d| !d.is_empty()),
         ..DeleteOptions::default()
     };
     state.store.delete(target, &options).await?;
-    Ok(render::json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(render::json_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }

@@ -91,7 +91,11 @@ pub fn labels(object: &Value) -> Option<&Map<String, Value>> {
 }
 
 pub fn finalizers(object: &Value) -> Vec<String> {
-    object.pointer("/metadata/finalizers").and_then(Value::as_array).map(|items| items.iter().filter_map(|f| f.as_str().map(String::from)).collect()).unwrap_or_default()
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 pub fn is_being_deleted(object: &Value) -> bool {

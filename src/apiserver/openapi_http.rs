@@ -14,7 +14,10 @@ const PROTOBUF_V2: &str = "application/com.github.proto-openapi.spec.v2.v1.0+pro
 
 pub fn v2(state: &ApiState, headers: &HeaderMap) -> Response {
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    let wants_protobuf = accept.split(',').map(|media| media.split(';').next().unwrap_or_default().trim()).find(|media| media.contains("protobuf") || *media == "application/json" || *media == "*/*");
+    let wants_protobuf = accept
+        .split(',')
+        .map(|media| media.split(';').next().unwrap_or_default().trim())
+        .find(|media| media.contains("protobuf") || *media == "application/json" || *media == "*/*");
     let mut response = match wants_protobuf {
         Some(media) if media.contains("protobuf") => bytes_response(StatusCode::OK, PROTOBUF_V2, state.openapi.v2_protobuf().to_vec()),
         _ => bytes_response(StatusCode::OK, "application/json", state.openapi.v2_json().to_vec()),

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
 
 /// How long the generated certificates stay valid, in years from the day they are made.
 const CERT_VALIDITY_YEARS: i16 = 10;
@@ -119,7 +122,13 @@ pub fn ensure(files: &PkiFiles, names: &ServingNames) -> Result<(), PkiError> {
 }
 
 fn serving_sans(names: &ServingNames) -> Vec<String> {
-    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string(), "kubernetes".to_string(), "kubernetes.default".to_string(), "kubernetes.default.svc".to_string()];
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default".to_string(),
+        "kubernetes.default.svc".to_string(),
+    ];
     if let Ok(host) = hostname::get() {
         sans.push(host.to_string_lossy().into_owned());
     }
@@ -185,7 +194,11 @@ mod tests {
     fn restart_reuses_certificates_and_new_san_reissues_serving_cert() {
         let dir = tempfile::tempdir().unwrap();
         let files = PkiFiles::in_dir(dir.path());
-        let mut names = ServingNames { bind_address: "0.0.0.0".parse().unwrap(), extra_sans: vec![], kubeconfig_server: "https://127.0.0.1:6443".into() };
+        let mut names = ServingNames {
+            bind_address: "0.0.0.0".parse().unwrap(),
+            extra_sans: vec![],
+            kubeconfig_server: "https://127.0.0.1:6443".into(),
+        };
         ensure(&files, &names).unwrap();
         let ca = fs::read(&files.ca_cert).unwrap();
         let serving = fs::read(&files.serving_cert).unwrap();

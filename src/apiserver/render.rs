@@ -70,14 +70,24 @@ pub fn delete_success(desc: &ResourceDesc, deleted: &Value) -> Value {
 pub fn object_body(desc: &ResourceDesc, object: &Value, form: ResponseForm, include: IncludeObject) -> Result<Value, ApiError> {
     match form {
         ResponseForm::Json | ResponseForm::Yaml => Ok(object.clone()),
-        ResponseForm::Table => Ok(table(desc, std::slice::from_ref(object), include, json!({"resourceVersion": object["metadata"]["resourceVersion"]}), true)),
+        ResponseForm::Table => {
+            Ok(table(desc, std::slice::from_ref(object), include, json!({"resourceVersion": object["metadata"]["resourceVersion"]}), true))
+        }
         ResponseForm::PartialObjectMetadata => Ok(object::partial_metadata(object)),
-        ResponseForm::PartialObjectMetadataList => Err(ApiError::NotAcceptable { message: "PartialObjectMetadataList is only served for lists".into() }),
+        ResponseForm::PartialObjectMetadataList => {
+            Err(ApiError::NotAcceptable { message: "PartialObjectMetadataList is only served for lists".into() })
+        }
     }
 }
 
 /// A list in the negotiated form.
-pub fn list_body(desc: &ResourceDesc, items: Vec<Value>, list_meta: Value, form: ResponseForm, include: IncludeObject) -> Result<Value, ApiError> {
+pub fn list_body(
+    desc: &ResourceDesc,
+    items: Vec<Value>,
+    list_meta: Value,
+    form: ResponseForm,
+    include: IncludeObject,
+) -> Result<Value, ApiError> {
     match form {
         ResponseForm::Json | ResponseForm::Yaml => Ok(json!({
             "kind": desc.list_kind,
@@ -92,7 +102,9 @@ pub fn list_body(desc: &ResourceDesc, items: Vec<Value>, list_meta: Value, form:
             "metadata": list_meta,
             "items": items.iter().map(object::partial_metadata).collect::<Vec<_>>(),
         })),
-        ResponseForm::PartialObjectMetadata => Err(ApiError::NotAcceptable { message: "PartialObjectMetadata is only served for single objects; ask for PartialObjectMetadataList".into() }),
+        ResponseForm::PartialObjectMetadata => Err(ApiError::NotAcceptable {
+            message: "PartialObjectMetadata is only served for single objects; ask for PartialObjectMetadataList".into(),
+        }),
     }
 }
 

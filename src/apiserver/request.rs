@@ -8,11 +8,18 @@ use crate::api::status::ApiError;
 #[derive(Debug)]
 pub enum ApiPath {
     /// `/api` or `/apis`.
-    Root { legacy: bool },
+    Root {
+        legacy: bool,
+    },
     /// `/apis/<group>`.
-    Group { group: String },
+    Group {
+        group: String,
+    },
     /// `/api/v1` or `/apis/<group>/<version>`.
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
 }
 
@@ -73,7 +80,7 @@ fn parse_resource_parts(group: String, version: String, mut parts: Vec<&str>) ->
     let plural = parts.first().copied().unwrap_or_default();
     let not_found = || ApiError::NotFound { message: "the server could not find the requested resource".into(), details: None };
     let desc = registry::find(&group, &version, plural).ok_or_else(not_found)?;
-    if parts.len() > 3 && !(parts.get(2) == Some(&"proxy")) {
+    if parts.len() > 3 && parts.get(2) != Some(&"proxy") {
         return Err(not_found());
     }
     if namespace.is_some() && !desc.namespaced {
@@ -97,7 +104,14 @@ pub struct Query {
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
-        let pairs = raw.map(|raw| form_urlencoded::parse(raw.as_bytes()).filter(|(key, _)| !key.is_empty()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default();
+        let pairs = raw
+            .map(|raw| {
+                form_urlencoded::parse(raw.as_bytes())
+                    .filter(|(key, _)| !key.is_empty())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self { pairs }
     }
 
@@ -117,7 +131,9 @@ impl Query {
     pub fn number(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(text) => text.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {text:?}: must be an integer"))),
+            Some(text) => {
+                text.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {text:?}: must be an integer")))
+            }
         }
     }
 
@@ -146,7 +162,9 @@ impl FieldValidation {
             None | Some("") | Some("Warn") => Ok(Self::Warn),
             Some("Ignore") => Ok(Self::Ignore),
             Some("Strict") => Ok(Self::Strict),
-            Some(other) => Err(ApiError::bad_request(format!("fieldValidation must be one of \"Ignore\", \"Warn\", \"Strict\", got {other:?}"))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("fieldValidation must be one of \"Ignore\", \"Warn\", \"Strict\", got {other:?}")))
+            }
         }
     }
 }
@@ -167,21 +185,36 @@ pub fn negotiate(accept: Option<&str>) -> Result<ResponseForm, ApiError> {
     for entry in accept.split(',') {
         let mut pieces = entry.split(';').map(str::trim);
         let media = pieces.next().unwrap_or_default().to_ascii_lowercase();
-        let params: Vec<(String, String)> = pieces.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+        let params: Vec<(String, String)> =
+            pieces.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         match media.as_str() {
             "application/json" | "application/*" | "*/*" | "application/json-seq" => match param("as") {
                 None => return Ok(ResponseForm::Json),
-                Some("Table") if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) => return Ok(ResponseForm::Table),
-                Some("PartialObjectMetadata") if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) => return Ok(ResponseForm::PartialObjectMetadata),
-                Some("PartialObjectMetadataList") if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) => return Ok(ResponseForm::PartialObjectMetadataList),
+                Some("Table") if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) => {
+                    return Ok(ResponseForm::Table)
+                }
+                Some("PartialObjectMetadata")
+                    if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) =>
+                {
+                    return Ok(ResponseForm::PartialObjectMetadata)
+                }
+                Some("PartialObjectMetadataList")
+                    if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) =>
+                {
+                    return Ok(ResponseForm::PartialObjectMetadataList)
+                }
                 Some(_) => continue,
             },
             "application/yaml" => return Ok(ResponseForm::Yaml),
             _ => continue,
         }
     }
-    Err(ApiError::NotAcceptable { message: "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io".into() })
+    Err(ApiError::NotAcceptable {
+        message:
+            "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io"
+                .into(),
+    })
 }
 
 #[cfg(test)]
@@ -225,6 +258,9 @@ mod tests {
         assert_eq!(negotiate(Some("application/json, */*")).unwrap(), ResponseForm::Json);
         assert_eq!(negotiate(Some("application/vnd.kubernetes.protobuf,application/json")).unwrap(), ResponseForm::Json);
         assert!(negotiate(Some("application/vnd.kubernetes.protobuf")).is_err());
-        assert_eq!(negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")).unwrap(), ResponseForm::PartialObjectMetadataList);
+        assert_eq!(
+            negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")).unwrap(),
+            ResponseForm::PartialObjectMetadataList
+        );
     }
 }

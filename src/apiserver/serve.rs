@@ -72,9 +72,12 @@ pub async fn open_backend(config: &ServerConfig) -> Result<Arc<dyn Backend>, Ser
             let store = crate::storage::postgres::PostgresStore::connect(url).await?;
             Ok(Arc::new(store))
         }
-        Some(other) => Err(ServerError::Config(format!("unsupported --datastore-endpoint {other:?}: use postgres://… or leave it out for the embedded store"))),
+        Some(other) => Err(ServerError::Config(format!(
+            "unsupported --datastore-endpoint {other:?}: use postgres://… or leave it out for the embedded store"
+        ))),
         None => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| ServerError::Config(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
             let store = crate::storage::sqlite::SqliteStore::open(&config.data_dir.join("state.db")).await?;
             Ok(Arc::new(store))
         }
@@ -87,7 +90,11 @@ pub fn build_state(config: &ServerConfig, backend: Arc<dyn Backend>) -> Result<A
     let backend: Arc<dyn Backend> = Arc::new(InstrumentedBackend { inner: backend, metrics: metrics.clone() });
     let openapi = crate::api::openapi::build(registry::builtin());
     let schemas = Arc::new(openapi.components().clone());
-    let services = ServiceAllocator { cluster_ip_range: config.service_cluster_ip_range, node_port_first: config.node_port_first, node_port_last: config.node_port_last };
+    let services = ServiceAllocator {
+        cluster_ip_range: config.service_cluster_ip_range,
+        node_port_first: config.node_port_first,
+        node_port_last: config.node_port_last,
+    };
     let tokens = match &config.token_auth_file {
         Some(path) => TokenAuthenticator::from_file(path)?,
         None => TokenAuthenticator::default(),
@@ -118,8 +125,12 @@ fn kubeconfig_host(bind_address: IpAddr) -> String {
 pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
     let files = PkiFiles::in_dir(&config.data_dir);
     let server_url = format!("https://{}:{}", kubeconfig_host(config.bind_address), config.secure_port);
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
-    pki::ensure(&files, &ServingNames { bind_address: config.bind_address, extra_sans: config.tls_sans.clone(), kubeconfig_server: server_url })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::Config(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
+    pki::ensure(
+        &files,
+        &ServingNames { bind_address: config.bind_address, extra_sans: config.tls_sans.clone(), kubeconfig_server: server_url },
+    )?;
     let backend = open_backend(&config).await?;
     let state = build_state(&config, backend)?;
     let address = SocketAddr::new(config.bind_address, config.secure_port);
@@ -150,7 +161,9 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
 
 fn tls_config(files: &PkiFiles) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     let read = |path: &PathBuf| std::fs::read(path).map_err(|source| pki::PkiError::Io { path: path.clone(), source });
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut read(&files.serving_cert)?.as_slice()).collect::<Result<_, _>>().map_err(|e| ServerError::Config(format!("serving certificate: {e}")))?;
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut read(&files.serving_cert)?.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServerError::Config(format!("serving certificate: {e}")))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read(&files.serving_key)?.as_slice())
         .map_err(|e| ServerError::Config(format!("serving key: {e}")))?
         .ok_or_else(|| ServerError::Config("serving key file holds no key".into()))?;
@@ -209,7 +222,9 @@ async fn accept_loop(listener: tokio::net::TcpListener, tls: Arc<rustls::ServerC
                     return;
                 }
             };
-            let identity = PeerIdentity(stream.get_ref().1.peer_certificates().and_then(|certs| certs.first()).and_then(|cert| auth::user_from_certificate(cert)));
+            let identity = PeerIdentity(
+                stream.get_ref().1.peer_certificates().and_then(|certs| certs.first()).and_then(|cert| auth::user_from_certificate(cert)),
+            );
             let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(identity.clone());
                 request.map(Body::new)
@@ -269,7 +284,15 @@ fn authenticate(state: &ApiState, headers: &HeaderMap, peer: Option<&PeerIdentit
 
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version"];
 
-async fn route(state: &Arc<ApiState>, method: Method, path: &str, query: Query, headers: HeaderMap, body: Body, user: Option<UserInfo>) -> (&'static str, String, Response) {
+async fn route(
+    state: &Arc<ApiState>,
+    method: Method,
+    path: &str,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+    user: Option<UserInfo>,
+) -> (&'static str, String, Response) {
     let public = PUBLIC_PATHS.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if !public && user.is_none() {
         return ("OTHER", String::new(), error_response(&ApiError::Unauthorized));
@@ -278,10 +301,14 @@ async fn route(state: &Arc<ApiState>, method: Method, path: &str, query: Query, 
         "/healthz" | "/livez" => ("GET", String::new(), bytes_response(StatusCode::OK, "text/plain; charset=utf-8", b"ok".to_vec())),
         "/readyz" => ("GET", String::new(), readyz(state)),
         "/version" => ("GET", String::new(), json_response(StatusCode::OK, &discovery::version_info())),
-        "/metrics" => ("GET", String::new(), bytes_response(StatusCode::OK, "text/plain; version=0.0.4", state.metrics.render().into_bytes())),
+        "/metrics" => {
+            ("GET", String::new(), bytes_response(StatusCode::OK, "text/plain; version=0.0.4", state.metrics.render().into_bytes()))
+        }
         "/openapi/v2" | "/swagger-2.0.0.pb-v1" => ("GET", String::new(), super::openapi_http::v2(state, &headers)),
         "/openapi/v3" => ("GET", String::new(), super::openapi_http::v3_index(state)),
-        p if p.starts_with("/openapi/v3/") => ("GET", String::new(), super::openapi_http::v3_document(state, &p["/openapi/v3/".len()..], &query, &headers)),
+        p if p.starts_with("/openapi/v3/") => {
+            ("GET", String::new(), super::openapi_http::v3_document(state, &p["/openapi/v3/".len()..], &query, &headers))
+        }
         _ => match parse_api_path(path) {
             None => ("OTHER", String::new(), error_response(&not_found_path())),
             Some(Err(error)) => ("OTHER", String::new(), error_response(&error)),
@@ -307,7 +334,11 @@ fn readyz(state: &ApiState) -> Response {
     if state.ready.load(Ordering::Acquire) {
         bytes_response(StatusCode::OK, "text/plain; charset=utf-8", b"ok".to_vec())
     } else {
-        bytes_response(StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", b"[-]bootstrap-objects failed: not finished\nreadyz check failed".to_vec())
+        bytes_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            b"[-]bootstrap-objects failed: not finished\nreadyz check failed".to_vec(),
+        )
     }
 }
 
@@ -316,8 +347,18 @@ fn discovery_response(state: &ApiState, path: ApiPath, headers: &HeaderMap) -> R
     let aggregated = discovery::aggregated_version(accept);
     let discovery = &state.discovery;
     let (document, content_type) = match (path, aggregated) {
-        (ApiPath::Root { legacy: true }, Some(version)) => (if version == discovery::AggregatedVersion::V2 { &discovery.aggregated_core_v2 } else { &discovery.aggregated_core_v2beta1 }, version.content_type()),
-        (ApiPath::Root { legacy: false }, Some(version)) => (if version == discovery::AggregatedVersion::V2 { &discovery.aggregated_groups_v2 } else { &discovery.aggregated_groups_v2beta1 }, version.content_type()),
+        (ApiPath::Root { legacy: true }, Some(version)) => (
+            if version == discovery::AggregatedVersion::V2 { &discovery.aggregated_core_v2 } else { &discovery.aggregated_core_v2beta1 },
+            version.content_type(),
+        ),
+        (ApiPath::Root { legacy: false }, Some(version)) => (
+            if version == discovery::AggregatedVersion::V2 {
+                &discovery.aggregated_groups_v2
+            } else {
+                &discovery.aggregated_groups_v2beta1
+            },
+            version.content_type(),
+        ),
         (ApiPath::Root { legacy: true }, None) => (&discovery.legacy_versions, render::JSON),
         (ApiPath::Root { legacy: false }, None) => (&discovery.group_list, render::JSON),
         (ApiPath::Group { group }, _) => match discovery.groups.get(&group) {

@@ -30,9 +30,25 @@ const GENERATE_NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 const POD_GRACE_PERIOD_SECONDS_DEFAULT: i64 = 30;
 /// Kinds whose `metadata.generation` counts spec changes (upstream strategies that set it).
 const GENERATION_KINDS: &[&str] = &[
-    "Pod", "ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "HorizontalPodAutoscaler",
-    "PodDisruptionBudget", "CustomResourceDefinition", "NetworkPolicy", "Ingress", "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
-    "FlowSchema", "PriorityLevelConfiguration", "ResourceClaim", "DeviceClass",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "CustomResourceDefinition",
+    "NetworkPolicy",
+    "Ingress",
+    "ValidatingAdmissionPolicy",
+    "MutatingAdmissionPolicy",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "ResourceClaim",
+    "DeviceClass",
 ];
 
 /// Who writes and how: the parts of a write request that are not the object.
@@ -122,7 +138,9 @@ pub struct Store {
 pub fn storage_error(error: StorageError) -> ApiError {
     match error {
         StorageError::Unavailable(reason) => ApiError::service_unavailable(format!("storage is unavailable: {reason}")),
-        StorageError::Compacted { requested, oldest } => ApiError::Expired { message: format!("too old resource version: {requested} ({oldest})") },
+        StorageError::Compacted { requested, oldest } => {
+            ApiError::Expired { message: format!("too old resource version: {requested} ({oldest})") }
+        }
         StorageError::FutureRevision { requested, current } => {
             ApiError::Timeout { message: format!("Too large resource version: {requested}, current: {current}") }
         }
@@ -158,10 +176,16 @@ impl Store {
                 return Err(ApiError::Timeout { message: format!("Too large resource version: {min}, current: {current}") });
             }
         }
-        let filtering = options.label_selector.as_ref().is_some_and(|s| !s.is_empty()) || options.field_selector.as_ref().is_some_and(|s| !s.is_empty());
+        let filtering = options.label_selector.as_ref().is_some_and(|s| !s.is_empty())
+            || options.field_selector.as_ref().is_some_and(|s| !s.is_empty());
         let mut items = Vec::new();
         loop {
-            let request = ListRequest { prefix: prefix.clone(), start_after: start_after.clone(), limit: options.limit.map(|limit| limit - items.len()), revision };
+            let request = ListRequest {
+                prefix: prefix.clone(),
+                start_after: start_after.clone(),
+                limit: options.limit.map(|limit| limit - items.len()),
+                revision,
+            };
             let page = self.backend.list(&request).await.map_err(|error| match (&options.continue_token, error) {
                 (Some(_), StorageError::Compacted { .. }) => ApiError::Expired { message: EXPIRED_CONTINUE_MESSAGE.into() },
                 (_, other) => storage_error(other),
@@ -188,7 +212,13 @@ impl Store {
     }
 
     /// Creates an object (POST).
-    pub async fn create(&self, desc: &'static ResourceDesc, namespace: Option<&str>, mut object: Value, options: &WriteOptions) -> Result<Written, ApiError> {
+    pub async fn create(
+        &self,
+        desc: &'static ResourceDesc,
+        namespace: Option<&str>,
+        mut object: Value,
+        options: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let mut warnings = self.check_fields(desc, &mut object, options.field_validation)?;
         check_type(desc, &object)?;
         set_namespace(desc, &mut object, namespace)?;
@@ -243,7 +273,13 @@ impl Store {
     }
 
     /// Replaces an object (PUT). Without `metadata.resourceVersion` in the body the update is unconditional.
-    pub async fn update(&self, target: ObjectRef<'_>, subresource: Option<&str>, mut body: Value, options: &WriteOptions) -> Result<Written, ApiError> {
+    pub async fn update(
+        &self,
+        target: ObjectRef<'_>,
+        subresource: Option<&str>,
+        mut body: Value,
+        options: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let mut warnings = self.check_fields(target.desc, &mut body, options.field_validation)?;
         check_type(target.desc, &body)?;
         check_name_matches(target, &body)?;
@@ -264,7 +300,14 @@ impl Store {
     }
 
     /// Applies a patch (PATCH) to the stored object and writes the result.
-    pub async fn patch(&self, target: ObjectRef<'_>, subresource: Option<&str>, patch_type: PatchType, patch_body: &Value, options: &WriteOptions) -> Result<Written, ApiError> {
+    pub async fn patch(
+        &self,
+        target: ObjectRef<'_>,
+        subresource: Option<&str>,
+        patch_type: PatchType,
+        patch_body: &Value,
+        options: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         if patch_type == PatchType::Apply {
             match self.get(target).await {
                 Err(ApiError::NotFound { .. }) => {
@@ -296,7 +339,12 @@ impl Store {
 
     /// Reads, changes and compare-and-swaps an object, re-reading when another writer got there first. The
     /// closure gets the stored object and returns the desired one; preconditions inside it fail the write.
-    pub async fn guaranteed_update(&self, target: ObjectRef<'_>, options: &WriteOptions, mut change: impl FnMut(&Value) -> Result<Value, ApiError>) -> Result<Written, ApiError> {
+    pub async fn guaranteed_update(
+        &self,
+        target: ObjectRef<'_>,
+        options: &WriteOptions,
+        mut change: impl FnMut(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Written, ApiError> {
         let desc = target.desc;
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let (kv, current) = self.get_kv(target).await?;
@@ -458,7 +506,13 @@ impl PatchType {
     }
 }
 
-fn apply_patch(patch_type: PatchType, current: &Value, patch_body: &Value, schemas: &Map<String, Value>, schema_name: &str) -> Result<Value, ApiError> {
+fn apply_patch(
+    patch_type: PatchType,
+    current: &Value,
+    patch_body: &Value,
+    schemas: &Map<String, Value>,
+    schema_name: &str,
+) -> Result<Value, ApiError> {
     match patch_type {
         PatchType::Json => patch::apply_json_patch(current, patch_body).map_err(patch_error),
         PatchType::Merge => Ok(patch::apply_merge_patch(current, patch_body)),
@@ -480,7 +534,9 @@ fn patch_error(error: patch::PatchError) -> ApiError {
     match error {
         InvalidPatch(_) | InvalidStrategicPatch { .. } => ApiError::bad_request(message),
         TooManyOperations { .. } | CopyTooLarge { .. } => ApiError::RequestEntityTooLarge { message },
-        JsonPatchFailed { .. } | StrategicPatchFailed { .. } => ApiError::Invalid { message, details: Details::default(), causes: Vec::new() },
+        JsonPatchFailed { .. } | StrategicPatchFailed { .. } => {
+            ApiError::Invalid { message, details: Details::default(), causes: Vec::new() }
+        }
     }
 }
 
@@ -527,17 +583,23 @@ fn has_subresource_named(object: &Value, subresource: &str) -> bool {
     let Some(api_version) = object.get("apiVersion").and_then(Value::as_str) else { return false };
     let Some(kind) = object.get("kind").and_then(Value::as_str) else { return false };
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    registry::builtin().iter().any(|desc| desc.group == group && desc.version == version && desc.kind == kind && desc.subresources.iter().any(|s| s.name == subresource))
+    registry::builtin().iter().any(|desc| {
+        desc.group == group && desc.version == version && desc.kind == kind && desc.subresources.iter().any(|s| s.name == subresource)
+    })
 }
 
 fn check_type(desc: &ResourceDesc, object: &Value) -> Result<(), ApiError> {
     if !object.is_object() {
-        return Err(ApiError::bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"));
+        return Err(ApiError::bad_request(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+        ));
     }
     let expected_version = object::api_version(desc.group, desc.version);
     if let Some(api_version) = object.get("apiVersion").and_then(Value::as_str) {
         if api_version != expected_version {
-            return Err(ApiError::bad_request(format!("the API version in the data ({api_version}) does not match the expected API version ({expected_version})")));
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({expected_version})"
+            )));
         }
     }
     if let Some(kind) = object.get("kind").and_then(Value::as_str) {
@@ -573,7 +635,10 @@ fn check_name_matches(target: ObjectRef<'_>, object: &Value) -> Result<(), ApiEr
         return Ok(());
     }
     if body_name != target.name {
-        return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({})", target.name)));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            target.name
+        )));
     }
     Ok(())
 }
@@ -675,7 +740,9 @@ fn record_manager(object: &mut Value, desc: &ResourceDesc, options: &WriteOption
 fn managed_fields_of(object: &Value) -> Value {
     let mut fields = field_set(object);
     if let Some(meta) = fields.get_mut("f:metadata").and_then(Value::as_object_mut) {
-        for owned_by_server in ["f:uid", "f:creationTimestamp", "f:resourceVersion", "f:generation", "f:managedFields", "f:namespace", "f:name"] {
+        for owned_by_server in
+            ["f:uid", "f:creationTimestamp", "f:resourceVersion", "f:generation", "f:managedFields", "f:namespace", "f:name"]
+        {
             meta.remove(owned_by_server);
         }
         if meta.is_empty() {
@@ -733,7 +800,9 @@ fn changed_fields(current: &Value, desired: &Value) -> Value {
 /// Turns a field set back into an object shape so `managed_fields_of` can drop server-owned metadata.
 fn changed_to_object(set: &Value) -> Value {
     match set.as_object() {
-        Some(map) if !map.is_empty() => Value::Object(map.iter().map(|(k, v)| (k.trim_start_matches("f:").to_string(), changed_to_object(v))).collect()),
+        Some(map) if !map.is_empty() => {
+            Value::Object(map.iter().map(|(k, v)| (k.trim_start_matches("f:").to_string(), changed_to_object(v))).collect())
+        }
         _ => Value::Null,
     }
 }
@@ -782,7 +851,9 @@ fn check_delete_preconditions(target: ObjectRef<'_>, current: &Value, options: &
     if let Some(rv) = &options.precondition_resource_version {
         let stored = object::meta_str(current, "resourceVersion").unwrap_or_default();
         if rv != stored {
-            return Err(conflict(format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {stored}")));
+            return Err(conflict(format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {stored}"
+            )));
         }
     }
     Ok(())
@@ -801,7 +872,7 @@ fn grace_period(desc: &ResourceDesc, current: &Value, options: &DeleteOptions) -
 }
 
 fn needs_grace(desc: &ResourceDesc, pod: &Value) -> bool {
-    if desc.kind != "Pod" || desc.group != "" {
+    if desc.kind != "Pod" || !desc.group.is_empty() {
         return false;
     }
     let scheduled = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty());
@@ -866,7 +937,12 @@ fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
 }
 
 /// Applies a patch to an `autoscaling/v1 Scale` view (`kubectl scale` sends a merge patch).
-pub fn apply_scale_patch(patch_type: PatchType, scale: &Value, patch_body: &Value, schemas: &Map<String, Value>) -> Result<Value, ApiError> {
+pub fn apply_scale_patch(
+    patch_type: PatchType,
+    scale: &Value,
+    patch_body: &Value,
+    schemas: &Map<String, Value>,
+) -> Result<Value, ApiError> {
     apply_patch(patch_type, scale, patch_body, schemas, SCALE_SCHEMA_NAME)
 }
 

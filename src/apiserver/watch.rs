@@ -54,7 +54,10 @@ pub async fn serve(state: Arc<ApiState>, request: WatchRequest) -> Result<Respon
         (Some(revision), false) => revision,
         (requested, _) => {
             let min_revision = requested;
-            let page = state.store.list(desc, request.namespace.as_deref(), &ListOptions { min_revision, ..clone_selectors(&request.selectors) }).await?;
+            let page = state
+                .store
+                .list(desc, request.namespace.as_deref(), &ListOptions { min_revision, ..clone_selectors(&request.selectors) })
+                .await?;
             initial = page.items;
             page.revision
         }
@@ -74,7 +77,11 @@ pub async fn serve(state: Arc<ApiState>, request: WatchRequest) -> Result<Respon
             tokio::spawn(pump(request, initial, start_after, events, sender, guard));
         }
     }
-    let body = futures::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|line| (Ok::<_, Infallible>(line), receiver)) });
+    let body =
+        futures::stream::unfold(
+            receiver,
+            |mut receiver| async move { receiver.recv().await.map(|line| (Ok::<_, Infallible>(line), receiver)) },
+        );
     let mut response = Response::new(Body::from_stream(body));
     response.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(render::JSON));
     Ok(response)
@@ -85,7 +92,14 @@ fn clone_selectors(options: &ListOptions) -> ListOptions {
 }
 
 /// Sends the initial events, then storage events, until the timeout, the client leaving or the feed ending.
-async fn pump(request: WatchRequest, initial: Vec<Value>, start_after: Revision, mut events: crate::storage::WatchStream, sender: mpsc::Sender<Bytes>, _open: OpenWatch) {
+async fn pump(
+    request: WatchRequest,
+    initial: Vec<Value>,
+    start_after: Revision,
+    mut events: crate::storage::WatchStream,
+    sender: mpsc::Sender<Bytes>,
+    _open: OpenWatch,
+) {
     let mut encoder = Encoder { desc: request.desc, form: request.form, include: request.include, headers_sent: false };
     let deadline = tokio::time::sleep(request.timeout);
     tokio::pin!(deadline);

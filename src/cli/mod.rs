@@ -89,7 +89,8 @@ pub fn run(cli: Cli) -> i32 {
 
 /// Quiet by default (warnings, plus ferrokube's few start-up lines); `RUST_LOG=debug` shows every request.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ferrokube=info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ferrokube=info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 

@@ -14,7 +14,11 @@ use futures::Stream;
 pub mod conformance;
 mod hub;
 pub mod postgres;
+mod retention;
+mod sql;
 pub mod sqlite;
+
+pub use retention::COMPACT_BATCH_ROWS_MAX;
 
 /// A storage revision: the Kubernetes `resourceVersion` of the change that produced it. Starts at 1.
 pub type Revision = i64;
@@ -95,6 +99,17 @@ pub enum StorageError {
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
+/// What one call to a store's `compact` did, so an operator (or a test) can see history shrink in bounded steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// The oldest revision a watch may start after once the call returned.
+    pub compacted_revision: Revision,
+    /// Change-log rows this call deleted (another server may have deleted others concurrently).
+    pub rows_deleted: u64,
+    /// Transactions that deleted rows; each deletes at most [`COMPACT_BATCH_ROWS_MAX`] of them.
+    pub batches: u32,
+}
+
 /// A watch: committed changes under a prefix, in revision order, each exactly once. It ends with an error item
 /// when the watcher fell too far behind (it must re-list) or the store shut down.
 pub type WatchStream = Pin<Box<dyn Stream<Item = StorageResult<Event>> + Send>>;
@@ -105,10 +120,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn get(&self, key: &str) -> StorageResult<Option<KeyValue>>;
     /// Fails with `AlreadyExists` when the key holds a value.
     async fn create(&self, key: &str, value: Vec<u8>) -> StorageResult<KeyValue>;
-    /// Compare-and-swap: writes only when the stored `mod_revision` equals `expected_revision`.
+    /// Compare-and-swap: writes only when the stored `mod_revision` equals `expected_revision`. Fails with
+    /// `NotFound` when the key holds no value.
     async fn update(&self, key: &str, expected_revision: Revision, value: Vec<u8>) -> StorageResult<KeyValue>;
     /// Deletes the key, only when its `mod_revision` equals `expected_revision` if one is given. Returns the
-    /// deleted value with `mod_revision` set to the revision of the delete.
+    /// deleted value with `mod_revision` set to the revision of the delete. Fails with `NotFound` when the key holds
+    /// no value.
     async fn delete(&self, key: &str, expected_revision: Option<Revision>) -> StorageResult<KeyValue>;
     async fn list(&self, request: &ListRequest) -> StorageResult<ListResult>;
     /// How many keys start with `prefix` now.

@@ -24,11 +24,7 @@ pub fn validate_config_map(obj: &Value) -> Vec<FieldError> {
         let path = FieldPath::new("data").key(key);
         errors.extend(invalid_each(&path, key, is_config_map_key(key)));
         if binary.is_some_and(|binary| binary.contains_key(key)) {
-            errors.push(FieldError::invalid(
-                &path,
-                Value::from(key.as_str()),
-                "duplicate of key present in binaryData",
-            ));
+            errors.push(FieldError::invalid(&path, Value::from(key.as_str()), "duplicate of key present in binaryData"));
         }
         total += value.as_str().map_or(0, str::len);
     }
@@ -37,11 +33,7 @@ pub fn validate_config_map(obj: &Value) -> Vec<FieldError> {
         errors.extend(invalid_each(&path, key, is_config_map_key(key)));
         match decode_base64(value.as_str().unwrap_or_default()) {
             Ok(bytes) => total += bytes.len(),
-            Err(message) => errors.push(FieldError::invalid(
-                &path,
-                Value::from("<binary contents redacted>"),
-                message,
-            )),
+            Err(message) => errors.push(FieldError::invalid(&path, Value::from("<binary contents redacted>"), message)),
         }
     }
     if total > MAX_SECRET_SIZE {
@@ -53,11 +45,7 @@ pub fn validate_config_map(obj: &Value) -> Vec<FieldError> {
 /// Upstream `ValidateConfigMapUpdate`: an immutable ConfigMap keeps its data and stays immutable.
 pub fn validate_config_map_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    errors.extend(validate_immutable_contents(
-        new,
-        old,
-        &["data", "binaryData"],
-    ));
+    errors.extend(validate_immutable_contents(new, old, &["data", "binaryData"]));
     errors.extend(validate_config_map(new));
     errors
 }
@@ -69,23 +57,11 @@ fn validate_immutable_contents(new: &Value, old: &Value, fields: &[&str]) -> Vec
     }
     let mut errors = Vec::new();
     if !bool_at(new, &["immutable"]) {
-        errors.push(FieldError::forbidden(
-            FieldPath::new("immutable"),
-            IMMUTABLE_DETAIL,
-        ));
+        errors.push(FieldError::forbidden(FieldPath::new("immutable"), IMMUTABLE_DETAIL));
     }
     for field in fields {
-        if !validate_immutable(
-            get(new, &[field]),
-            get(old, &[field]),
-            &FieldPath::new(field),
-        )
-        .is_empty()
-        {
-            errors.push(FieldError::forbidden(
-                FieldPath::new(field),
-                IMMUTABLE_DETAIL,
-            ));
+        if !validate_immutable(get(new, &[field]), get(old, &[field]), &FieldPath::new(field)).is_empty() {
+            errors.push(FieldError::forbidden(FieldPath::new(field), IMMUTABLE_DETAIL));
         }
     }
     errors
@@ -94,10 +70,7 @@ fn validate_immutable_contents(new: &Value, old: &Value, fields: &[&str]) -> Vec
 /// Defaulting of a Secret: type `Opaque`, and `stringData` (write-only plain text) merged into `data`.
 pub fn default_secret(obj: &mut Value) {
     set_default_str(obj, &["type"], "Opaque");
-    let Some(plain) = obj
-        .as_object_mut()
-        .and_then(|fields| fields.remove("stringData"))
-    else {
+    let Some(plain) = obj.as_object_mut().and_then(|fields| fields.remove("stringData")) else {
         return;
     };
     for (key, value) in plain.as_object().into_iter().flatten() {
@@ -113,24 +86,13 @@ pub fn validate_secret(obj: &Value) -> Vec<FieldError> {
     let mut decoded = Map::new();
     let mut total = 0;
     for (key, value) in object_at(obj, &["data"]).into_iter().flatten() {
-        errors.extend(invalid_each(
-            &data_path.key(key),
-            key,
-            is_config_map_key(key),
-        ));
+        errors.extend(invalid_each(&data_path.key(key), key, is_config_map_key(key)));
         match decode_base64(value.as_str().unwrap_or_default()) {
             Ok(bytes) => {
                 total += bytes.len();
-                decoded.insert(
-                    key.clone(),
-                    Value::from(String::from_utf8_lossy(&bytes).into_owned()),
-                );
+                decoded.insert(key.clone(), Value::from(String::from_utf8_lossy(&bytes).into_owned()));
             }
-            Err(message) => errors.push(FieldError::invalid(
-                data_path.key(key),
-                Value::from("<secret contents redacted>"),
-                message,
-            )),
+            Err(message) => errors.push(FieldError::invalid(data_path.key(key), Value::from("<secret contents redacted>"), message)),
         }
     }
     if total > MAX_SECRET_SIZE {
@@ -141,66 +103,34 @@ pub fn validate_secret(obj: &Value) -> Vec<FieldError> {
 }
 
 /// The keys each built-in secret type requires.
-fn validate_secret_type(
-    obj: &Value,
-    data: &Map<String, Value>,
-    data_path: &FieldPath,
-) -> Vec<FieldError> {
+fn validate_secret_type(obj: &Value, data: &Map<String, Value>, data_path: &FieldPath) -> Vec<FieldError> {
     let required = |key: &str| FieldError::required(data_path.key(key), "");
     match str_at(obj, &["type"]).unwrap_or_default() {
         "kubernetes.io/service-account-token" => {
-            let name = str_at(
-                obj,
-                &[
-                    "metadata",
-                    "annotations",
-                    "kubernetes.io/service-account.name",
-                ],
-            )
-            .unwrap_or_default();
+            let name = str_at(obj, &["metadata", "annotations", "kubernetes.io/service-account.name"]).unwrap_or_default();
             if name.is_empty() {
                 return vec![FieldError::required(
-                    FieldPath::new("metadata")
-                        .child("annotations")
-                        .key("kubernetes.io/service-account.name"),
+                    FieldPath::new("metadata").child("annotations").key("kubernetes.io/service-account.name"),
                     "",
                 )];
             }
             Vec::new()
         }
         "kubernetes.io/dockercfg" => validate_docker_config(data, ".dockercfg", data_path),
-        "kubernetes.io/dockerconfigjson" => {
-            validate_docker_config(data, ".dockerconfigjson", data_path)
-        }
-        "kubernetes.io/basic-auth"
-            if !data.contains_key("username") && !data.contains_key("password") =>
-        {
+        "kubernetes.io/dockerconfigjson" => validate_docker_config(data, ".dockerconfigjson", data_path),
+        "kubernetes.io/basic-auth" if !data.contains_key("username") && !data.contains_key("password") => {
             vec![required("username"), required("password")]
         }
-        "kubernetes.io/ssh-auth"
-            if data
-                .get("ssh-privatekey")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .is_empty() =>
-        {
+        "kubernetes.io/ssh-auth" if data.get("ssh-privatekey").and_then(Value::as_str).unwrap_or_default().is_empty() => {
             vec![required("ssh-privatekey")]
         }
-        "kubernetes.io/tls" => ["tls.crt", "tls.key"]
-            .into_iter()
-            .filter(|key| !data.contains_key(*key))
-            .map(required)
-            .collect(),
+        "kubernetes.io/tls" => ["tls.crt", "tls.key"].into_iter().filter(|key| !data.contains_key(*key)).map(required).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Docker config secrets need their key, holding a JSON object.
-fn validate_docker_config(
-    data: &Map<String, Value>,
-    key: &str,
-    data_path: &FieldPath,
-) -> Vec<FieldError> {
+fn validate_docker_config(data: &Map<String, Value>, key: &str, data_path: &FieldPath) -> Vec<FieldError> {
     let Some(content) = data.get(key).and_then(Value::as_str) else {
         return vec![FieldError::required(data_path.key(key), "")];
     };
@@ -210,36 +140,25 @@ fn validate_docker_config(
         Err(error) if error.is_eof() => "unexpected end of JSON input".to_string(),
         Err(error) => error.to_string(),
     };
-    vec![FieldError::invalid(
-        data_path.key(key),
-        Value::from("<secret contents redacted>"),
-        problem,
-    )]
+    vec![FieldError::invalid(data_path.key(key), Value::from("<secret contents redacted>"), problem)]
 }
 
 /// Upstream `ValidateSecretUpdate`: the type never changes, an immutable secret keeps its data.
 pub fn validate_secret_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    errors.extend(validate_immutable(
-        get(new, &["type"]),
-        get(old, &["type"]),
-        &FieldPath::new("type"),
-    ));
+    errors.extend(validate_immutable(get(new, &["type"]), get(old, &["type"]), &FieldPath::new("type")));
     errors.extend(validate_immutable_contents(new, old, &["data"]));
     errors.extend(validate_secret(new));
     errors
 }
 
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding, as Go encodes `[]byte` in JSON.
 pub fn encode_base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let word = chunk.iter().enumerate().fold(0u32, |word, (index, byte)| {
-            word | u32::from(*byte) << (16 - 8 * index)
-        });
+        let word = chunk.iter().enumerate().fold(0u32, |word, (index, byte)| word | u32::from(*byte) << (16 - 8 * index));
         for position in 0..4 {
             if position <= chunk.len() {
                 out.push(BASE64_ALPHABET[(word >> (18 - 6 * position) & 63) as usize] as char);
@@ -255,33 +174,20 @@ pub fn encode_base64(bytes: &[u8]) -> String {
 /// Go's, naming the offending byte.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     let illegal = |position: usize| format!("illegal base64 data at input byte {position}");
-    let symbols: Vec<(usize, u8)> = text
-        .bytes()
-        .enumerate()
-        .filter(|(_, byte)| *byte != b'\n' && *byte != b'\r')
-        .collect();
+    let symbols: Vec<(usize, u8)> = text.bytes().enumerate().filter(|(_, byte)| *byte != b'\n' && *byte != b'\r').collect();
     if !symbols.len().is_multiple_of(4) {
-        return Err(illegal(
-            symbols.last().map_or(0, |(position, _)| position + 1),
-        ));
+        return Err(illegal(symbols.last().map_or(0, |(position, _)| position + 1)));
     }
     let mut out = Vec::with_capacity(symbols.len() / 4 * 3);
     for (block_index, block) in symbols.chunks(4).enumerate() {
         let last_block = block_index == symbols.len() / 4 - 1;
-        let padding = block
-            .iter()
-            .rev()
-            .take_while(|(_, byte)| *byte == b'=')
-            .count();
+        let padding = block.iter().rev().take_while(|(_, byte)| *byte == b'=').count();
         if padding > 2 || (padding > 0 && !last_block) {
             return Err(illegal(block[4 - padding].0));
         }
         let mut word = 0u32;
         for (position, byte) in &block[..4 - padding] {
-            let value = BASE64_ALPHABET
-                .iter()
-                .position(|symbol| symbol == byte)
-                .ok_or_else(|| illegal(*position))?;
+            let value = BASE64_ALPHABET.iter().position(|symbol| symbol == byte).ok_or_else(|| illegal(*position))?;
             word = word << 6 | value as u32;
         }
         word <<= 6 * padding as u32;
@@ -300,36 +206,23 @@ mod tests {
     }
 
     fn secret_data(pairs: &[(&str, &str)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(key, value)| (key.to_string(), json!(encode_base64(value.as_bytes()))))
-                .collect(),
-        )
+        Value::Object(pairs.iter().map(|(key, value)| (key.to_string(), json!(encode_base64(value.as_bytes())))).collect())
     }
 
     #[test]
     fn base64_round_trips_and_reports_go_errors() {
         for text in ["", "a", "ab", "abc", "hello world"] {
-            assert_eq!(
-                decode_base64(&encode_base64(text.as_bytes())).unwrap(),
-                text.as_bytes()
-            );
+            assert_eq!(decode_base64(&encode_base64(text.as_bytes())).unwrap(), text.as_bytes());
         }
         assert_eq!(encode_base64(b"ab"), "YWI=");
-        assert_eq!(
-            decode_base64("YW*=").unwrap_err(),
-            "illegal base64 data at input byte 2"
-        );
-        assert_eq!(
-            decode_base64("YWI").unwrap_err(),
-            "illegal base64 data at input byte 3"
-        );
+        assert_eq!(decode_base64("YW*=").unwrap_err(), "illegal base64 data at input byte 2");
+        assert_eq!(decode_base64("YWI").unwrap_err(), "illegal base64 data at input byte 3");
     }
 
     #[test]
     fn secret_defaults_type_and_folds_string_data() {
-        let mut secret = json!({"metadata": {"name": "s", "namespace": "default"}, "data": {"a": "eA=="}, "stringData": {"b": "hello", "a": "y"}});
+        let mut secret =
+            json!({"metadata": {"name": "s", "namespace": "default"}, "data": {"a": "eA=="}, "stringData": {"b": "hello", "a": "y"}});
         default_secret(&mut secret);
         assert_eq!(secret["type"], "Opaque");
         assert!(secret.get("stringData").is_none());
@@ -340,25 +233,16 @@ mod tests {
     #[test]
     fn typed_secrets_need_their_keys() {
         let tls = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/tls", "data": secret_data(&[("tls.crt", "x")])});
-        assert_eq!(
-            messages(&validate_secret(&tls)),
-            vec!["data[tls.key]: Required value"]
-        );
+        assert_eq!(messages(&validate_secret(&tls)), vec!["data[tls.key]: Required value"]);
         let docker = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/dockerconfigjson", "data": secret_data(&[(".dockerconfigjson", "")])});
-        assert_eq!(messages(&validate_secret(&docker)), vec!["data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": unexpected end of JSON input"]);
+        assert_eq!(
+            messages(&validate_secret(&docker)),
+            vec!["data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": unexpected end of JSON input"]
+        );
         let basic = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/basic-auth"});
-        assert_eq!(
-            messages(&validate_secret(&basic)),
-            vec![
-                "data[username]: Required value",
-                "data[password]: Required value"
-            ]
-        );
+        assert_eq!(messages(&validate_secret(&basic)), vec!["data[username]: Required value", "data[password]: Required value"]);
         let token = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/service-account-token"});
-        assert_eq!(
-            messages(&validate_secret(&token)),
-            vec!["metadata.annotations[kubernetes.io/service-account.name]: Required value"]
-        );
+        assert_eq!(messages(&validate_secret(&token)), vec!["metadata.annotations[kubernetes.io/service-account.name]: Required value"]);
     }
 
     #[test]
@@ -366,11 +250,10 @@ mod tests {
         let big = "a".repeat(MAX_SECRET_SIZE + 1);
         let secret = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "Opaque", "data": secret_data(&[("big", &big), ("bad key", "x")])});
         let rendered = messages(&validate_secret(&secret));
-        assert!(rendered[0].starts_with("data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
-        assert_eq!(
-            rendered[1],
-            "data: Too long: may not be more than 1048576 bytes"
-        );
+        assert!(rendered[0].starts_with(
+            "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+        ));
+        assert_eq!(rendered[1], "data: Too long: may not be more than 1048576 bytes");
     }
 
     #[test]
@@ -384,10 +267,7 @@ mod tests {
             ]
         );
         let big = json!({"metadata": {"name": "c", "namespace": "default"}, "data": {"k": "a".repeat(MAX_SECRET_SIZE + 1)}});
-        assert_eq!(
-            messages(&validate_config_map(&big)),
-            vec![": Too long: may not be more than 1048576 bytes"]
-        );
+        assert_eq!(messages(&validate_config_map(&big)), vec![": Too long: may not be more than 1048576 bytes"]);
     }
 
     #[test]
@@ -402,7 +282,8 @@ mod tests {
             ]
         );
         let old_secret = json!({"metadata": {"name": "s"}, "type": "Opaque"});
-        let new_secret = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": secret_data(&[("tls.crt", "c"), ("tls.key", "k")])});
+        let new_secret =
+            json!({"metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": secret_data(&[("tls.crt", "c"), ("tls.key", "k")])});
         assert_eq!(
             messages(&validate_secret_update(&new_secret, &old_secret)),
             vec!["type: Invalid value: \"kubernetes.io/tls\": field is immutable"]

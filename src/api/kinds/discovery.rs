@@ -8,22 +8,15 @@ use serde_json::{json, Value};
 
 use super::containers::validate_protocol;
 use super::meta::{
-    invalid_each, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_port_num,
-    too_many, validate_immutable, validate_ip, validate_non_special_ip,
+    invalid_each, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_port_num, too_many, validate_immutable, validate_ip,
+    validate_non_special_ip,
 };
-use super::value::{
-    array_at, for_each_mut, get, i64_at, set_default, set_default_str, str_at, string_or_empty,
-    FieldPath,
-};
+use super::value::{array_at, for_each_mut, get, i64_at, set_default, set_default_str, str_at, string_or_empty, FieldPath};
 use crate::api::status::FieldError;
 
 /// Defaulting of Endpoints: ports are TCP unless they say otherwise.
 pub fn default_endpoints(obj: &mut Value) {
-    for_each_mut(obj, &["subsets"], |subset| {
-        for_each_mut(subset, &["ports"], |port| {
-            set_default_str(port, &["protocol"], "TCP")
-        })
-    });
+    for_each_mut(obj, &["subsets"], |subset| for_each_mut(subset, &["ports"], |port| set_default_str(port, &["protocol"], "TCP")));
 }
 
 /// Upstream `ValidateEndpoints`.
@@ -31,31 +24,18 @@ pub fn validate_endpoints(obj: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (index, subset) in array_at(obj, &["subsets"]).iter().enumerate() {
         let path = FieldPath::new("subsets").index(index);
-        let (ready, not_ready) = (
-            array_at(subset, &["addresses"]),
-            array_at(subset, &["notReadyAddresses"]),
-        );
+        let (ready, not_ready) = (array_at(subset, &["addresses"]), array_at(subset, &["notReadyAddresses"]));
         if ready.is_empty() && not_ready.is_empty() {
-            errors.push(FieldError::required(
-                &path,
-                "must specify `addresses` or `notReadyAddresses`",
-            ));
+            errors.push(FieldError::required(&path, "must specify `addresses` or `notReadyAddresses`"));
         }
         for (list, addresses) in [("addresses", ready), ("notReadyAddresses", not_ready)] {
             for (address_index, address) in addresses.iter().enumerate() {
-                errors.extend(validate_endpoint_address(
-                    address,
-                    &path.child(list).index(address_index),
-                ));
+                errors.extend(validate_endpoint_address(address, &path.child(list).index(address_index)));
             }
         }
         let ports = array_at(subset, &["ports"]);
         for (port_index, port) in ports.iter().enumerate() {
-            errors.extend(validate_endpoint_port(
-                port,
-                ports.len() > 1,
-                &path.child("ports").index(port_index),
-            ));
+            errors.extend(validate_endpoint_port(port, ports.len() > 1, &path.child("ports").index(port_index)));
         }
     }
     errors
@@ -71,18 +51,10 @@ fn validate_endpoint_address(address: &Value, path: &FieldPath) -> Vec<FieldErro
     let mut errors = validate_ip(&path.child("ip"), ip);
     let hostname = string_or_empty(address, &["hostname"]);
     if !hostname.is_empty() {
-        errors.extend(invalid_each(
-            &path.child("hostname"),
-            hostname,
-            is_dns1123_label(hostname),
-        ));
+        errors.extend(invalid_each(&path.child("hostname"), hostname, is_dns1123_label(hostname)));
     }
     if let Some(node) = str_at(address, &["nodeName"]) {
-        errors.extend(invalid_each(
-            &path.child("nodeName"),
-            node,
-            is_dns1123_subdomain(node),
-        ));
+        errors.extend(invalid_each(&path.child("nodeName"), node, is_dns1123_subdomain(node)));
     }
     errors.extend(validate_non_special_ip(&path.child("ip"), ip));
     errors
@@ -95,25 +67,13 @@ fn validate_endpoint_port(port: &Value, require_name: bool, path: &FieldPath) ->
     if require_name && name.is_empty() {
         errors.push(FieldError::required(path.child("name"), ""));
     } else if !name.is_empty() {
-        errors.extend(invalid_each(
-            &path.child("name"),
-            name,
-            is_dns1123_label(name),
-        ));
+        errors.extend(invalid_each(&path.child("name"), name, is_dns1123_label(name)));
     }
     let number = i64_at(port, &["port"]).unwrap_or(0);
-    errors.extend(
-        is_valid_port_num(number)
-            .into_iter()
-            .map(|message| FieldError::invalid(path.child("port"), json!(number), message)),
-    );
+    errors.extend(is_valid_port_num(number).into_iter().map(|message| FieldError::invalid(path.child("port"), json!(number), message)));
     errors.extend(validate_protocol(port, path));
     if let Some(protocol) = str_at(port, &["appProtocol"]) {
-        errors.extend(invalid_each(
-            &path.child("appProtocol"),
-            protocol,
-            is_qualified_name(protocol),
-        ));
+        errors.extend(invalid_each(&path.child("appProtocol"), protocol, is_qualified_name(protocol)));
     }
     errors
 }
@@ -142,16 +102,9 @@ fn validate_endpoint_slice_contents(obj: &Value) -> Vec<FieldError> {
     match address_type {
         "" => errors.push(FieldError::required(FieldPath::new("addressType"), "")),
         known if ADDRESS_TYPES.contains(&known) => {}
-        other => errors.push(FieldError::not_supported(
-            FieldPath::new("addressType"),
-            json!(other),
-            &ADDRESS_TYPES,
-        )),
+        other => errors.push(FieldError::not_supported(FieldPath::new("addressType"), json!(other), &ADDRESS_TYPES)),
     }
-    errors.extend(validate_slice_endpoints(
-        array_at(obj, &["endpoints"]),
-        address_type,
-    ));
+    errors.extend(validate_slice_endpoints(array_at(obj, &["endpoints"]), address_type));
     errors.extend(validate_slice_ports(array_at(obj, &["ports"])));
     errors
 }
@@ -167,53 +120,28 @@ fn validate_slice_endpoints(endpoints: &[Value], address_type: &str) -> Vec<Fiel
         let addresses_path = endpoint_path.child("addresses");
         let addresses = array_at(endpoint, &["addresses"]);
         if addresses.is_empty() {
-            errors.push(FieldError::required(
-                &addresses_path,
-                "must contain at least 1 address",
-            ));
+            errors.push(FieldError::required(&addresses_path, "must contain at least 1 address"));
         } else if addresses.len() > MAX_ADDRESSES {
             errors.push(too_many(&addresses_path, addresses.len(), MAX_ADDRESSES));
         }
         for (address_index, address) in addresses.iter().enumerate() {
-            errors.extend(validate_slice_address(
-                address.as_str().unwrap_or_default(),
-                address_type,
-                &addresses_path.index(address_index),
-            ));
+            errors.extend(validate_slice_address(address.as_str().unwrap_or_default(), address_type, &addresses_path.index(address_index)));
         }
         if let Some(node) = str_at(endpoint, &["nodeName"]) {
-            errors.extend(invalid_each(
-                &endpoint_path.child("nodeName"),
-                node,
-                is_dns1123_subdomain(node),
-            ));
+            errors.extend(invalid_each(&endpoint_path.child("nodeName"), node, is_dns1123_subdomain(node)));
         }
         if let Some(hostname) = str_at(endpoint, &["hostname"]) {
-            errors.extend(invalid_each(
-                &endpoint_path.child("hostname"),
-                hostname,
-                is_dns1123_label(hostname),
-            ));
+            errors.extend(invalid_each(&endpoint_path.child("hostname"), hostname, is_dns1123_label(hostname)));
         }
     }
     errors
 }
 
 fn validate_slice_address(address: &str, address_type: &str, path: &FieldPath) -> Vec<FieldError> {
-    let invalid = |detail: &str| {
-        vec![FieldError::invalid(
-            path,
-            json!(address),
-            detail.to_string(),
-        )]
-    };
+    let invalid = |detail: &str| vec![FieldError::invalid(path, json!(address), detail.to_string())];
     match address_type {
-        "IPv4" if address.parse::<std::net::Ipv4Addr>().is_err() => {
-            invalid("must be a valid IPv4 address")
-        }
-        "IPv6" if address.parse::<std::net::Ipv6Addr>().is_err() => {
-            invalid("must be a valid IPv6 address")
-        }
+        "IPv4" if address.parse::<std::net::Ipv4Addr>().is_err() => invalid("must be a valid IPv4 address"),
+        "IPv6" if address.parse::<std::net::Ipv6Addr>().is_err() => invalid("must be a valid IPv6 address"),
         "IPv4" | "IPv6" => validate_non_special_ip(path, address),
         "FQDN" => {
             let name = address.strip_suffix('.').unwrap_or(address);
@@ -222,11 +150,7 @@ fn validate_slice_address(address: &str, address_type: &str, path: &FieldPath) -
                 return vec![FieldError::invalid(path, json!(name), problems.join(","))];
             }
             if name.split('.').count() < 2 {
-                return vec![FieldError::invalid(
-                    path,
-                    json!(name),
-                    "should be a domain with at least two segments separated by dots",
-                )];
+                return vec![FieldError::invalid(path, json!(name), "should be a domain with at least two segments separated by dots")];
             }
             Vec::new()
         }
@@ -245,27 +169,19 @@ fn validate_slice_ports(ports: &[Value]) -> Vec<FieldError> {
         let port_path = path.index(index);
         let name = string_or_empty(port, &["name"]);
         if !name.is_empty() {
-            errors.extend(invalid_each(
-                &port_path.child("name"),
-                name,
-                is_dns1123_label(name),
-            ));
+            errors.extend(invalid_each(&port_path.child("name"), name, is_dns1123_label(name)));
         }
         if !names.insert(name) {
             errors.push(FieldError::duplicate(port_path.child("name"), json!(name)));
         }
         if let Some(number) = i64_at(port, &["port"]) {
-            errors.extend(is_valid_port_num(number).into_iter().map(|message| {
-                FieldError::invalid(port_path.child("port"), json!(number), message)
-            }));
+            errors.extend(
+                is_valid_port_num(number).into_iter().map(|message| FieldError::invalid(port_path.child("port"), json!(number), message)),
+            );
         }
         errors.extend(validate_protocol(port, &port_path));
         if let Some(protocol) = str_at(port, &["appProtocol"]) {
-            errors.extend(invalid_each(
-                &port_path.child("appProtocol"),
-                protocol,
-                is_qualified_name(protocol),
-            ));
+            errors.extend(invalid_each(&port_path.child("appProtocol"), protocol, is_qualified_name(protocol)));
         }
     }
     errors
@@ -275,11 +191,7 @@ fn validate_slice_ports(ports: &[Value]) -> Vec<FieldError> {
 pub fn validate_endpoint_slice_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     errors.extend(validate_endpoint_slice_contents(new));
-    errors.extend(validate_immutable(
-        get(new, &["addressType"]),
-        get(old, &["addressType"]),
-        &FieldPath::new("addressType"),
-    ));
+    errors.extend(validate_immutable(get(new, &["addressType"]), get(old, &["addressType"]), &FieldPath::new("addressType")));
     errors
 }
 
@@ -299,12 +211,15 @@ mod tests {
         ]});
         default_endpoints(&mut endpoints);
         assert_eq!(endpoints["subsets"][0]["ports"][0]["protocol"], "TCP");
-        assert_eq!(messages(&validate_endpoints(&endpoints)), vec![
-            "subsets[0].addresses[1].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)",
-            "subsets[1]: Required value: must specify `addresses` or `notReadyAddresses`",
-            "subsets[1].ports[1].name: Required value",
-            "subsets[1].ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive",
-        ]);
+        assert_eq!(
+            messages(&validate_endpoints(&endpoints)),
+            vec![
+                "subsets[0].addresses[1].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)",
+                "subsets[1]: Required value: must specify `addresses` or `notReadyAddresses`",
+                "subsets[1].ports[1].name: Required value",
+                "subsets[1].ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+            ]
+        );
     }
 
     #[test]
@@ -312,16 +227,13 @@ mod tests {
         let mut slice = json!({"metadata": {"name": "web-abc", "namespace": "default"}, "addressType": "IPv4",
             "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["fe80::1"]}, {"addresses": []}], "ports": [{"port": 80}]});
         default_endpoint_slice(&mut slice);
-        assert_eq!(
-            slice["ports"][0],
-            json!({"name": "", "port": 80, "protocol": "TCP"})
-        );
+        assert_eq!(slice["ports"][0], json!({"name": "", "port": 80, "protocol": "TCP"}));
         assert_eq!(
             messages(&validate_endpoint_slice(&slice)),
             vec![
-            "endpoints[1].addresses[0]: Invalid value: \"fe80::1\": must be a valid IPv4 address",
-            "endpoints[2].addresses: Required value: must contain at least 1 address",
-        ]
+                "endpoints[1].addresses[0]: Invalid value: \"fe80::1\": must be a valid IPv4 address",
+                "endpoints[2].addresses: Required value: must contain at least 1 address",
+            ]
         );
         let mut retyped = slice.clone();
         retyped["addressType"] = json!("IPv6");
@@ -334,13 +246,8 @@ mod tests {
 
     #[test]
     fn endpoint_slice_limits() {
-        let endpoints: Vec<Value> = (0..1001)
-            .map(|_| json!({"addresses": ["10.0.0.1"]}))
-            .collect();
+        let endpoints: Vec<Value> = (0..1001).map(|_| json!({"addresses": ["10.0.0.1"]})).collect();
         let slice = json!({"metadata": {"name": "s", "namespace": "default"}, "addressType": "IPv4", "endpoints": endpoints});
-        assert_eq!(
-            messages(&validate_endpoint_slice(&slice)),
-            vec!["endpoints: Too many: 1001: must have at most 1000 items"]
-        );
+        assert_eq!(messages(&validate_endpoint_slice(&slice)), vec!["endpoints: Too many: 1001: must have at most 1000 items"]);
     }
 }

@@ -53,19 +53,10 @@ fn validate_legacy(event: &EventView) -> Vec<FieldError> {
     let namespace = string_or_empty(event.obj, &["metadata", "namespace"]);
     let involved_namespace = event.text("involvedObjectNamespace");
     let involved_path = FieldPath::new("involvedObject").child("namespace");
-    let mismatch = || {
-        FieldError::invalid(
-            &involved_path,
-            Value::from(involved_namespace),
-            "does not match event.namespace",
-        )
-    };
+    let mismatch = || FieldError::invalid(&involved_path, Value::from(involved_namespace), "does not match event.namespace");
     if !event.has("eventTime") {
-        let agrees = if involved_namespace.is_empty() {
-            namespace.is_empty() || namespace == "default"
-        } else {
-            namespace == involved_namespace
-        };
+        let agrees =
+            if involved_namespace.is_empty() { namespace.is_empty() || namespace == "default" } else { namespace == involved_namespace };
         if !agrees {
             errors.push(mismatch());
         }
@@ -75,11 +66,7 @@ fn validate_legacy(event: &EventView) -> Vec<FieldError> {
         }
         errors.extend(validate_reporting_fields(event));
     }
-    errors.extend(invalid_each(
-        &FieldPath::new("namespace"),
-        namespace,
-        is_dns1123_subdomain(namespace),
-    ));
+    errors.extend(invalid_each(&FieldPath::new("namespace"), namespace, is_dns1123_subdomain(namespace)));
     errors
 }
 
@@ -87,16 +74,9 @@ fn validate_reporting_fields(event: &EventView) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let controller = event.text("reportingController");
     if controller.is_empty() {
-        errors.push(FieldError::required(
-            FieldPath::new("reportingController"),
-            "",
-        ));
+        errors.push(FieldError::required(FieldPath::new("reportingController"), ""));
     }
-    errors.extend(invalid_each(
-        &FieldPath::new("reportingController"),
-        controller,
-        is_qualified_name(controller),
-    ));
+    errors.extend(invalid_each(&FieldPath::new("reportingController"), controller, is_qualified_name(controller)));
     for (field, limit, required) in [
         ("reportingInstance", REPORTING_INSTANCE_LIMIT, true),
         ("action", ACTION_LIMIT, true),
@@ -108,11 +88,7 @@ fn validate_reporting_fields(event: &EventView) -> Vec<FieldError> {
             errors.push(FieldError::required(FieldPath::new(field), ""));
         }
         if text.len() > limit {
-            errors.push(FieldError::invalid(
-                FieldPath::new(field),
-                Value::from(""),
-                format!("can have at most {limit} characters"),
-            ));
+            errors.push(FieldError::invalid(FieldPath::new(field), Value::from(""), format!("can have at most {limit} characters")));
         }
     }
     errors
@@ -120,10 +96,7 @@ fn validate_reporting_fields(event: &EventView) -> Vec<FieldError> {
 
 /// core/v1 Event create: the legacy rules only, for compatibility with old clients.
 pub fn validate_event(obj: &Value) -> Vec<FieldError> {
-    validate_legacy(&EventView {
-        obj,
-        events_api: false,
-    })
+    validate_legacy(&EventView { obj, events_api: false })
 }
 
 /// core/v1 Event update: the legacy rules on the new event.
@@ -133,10 +106,7 @@ pub fn validate_event_update(new: &Value, _old: &Value) -> Vec<FieldError> {
 
 /// events.k8s.io/v1 Event create: legacy rules plus the strict ones.
 pub fn validate_events_v1_event(obj: &Value) -> Vec<FieldError> {
-    let event = EventView {
-        obj,
-        events_api: true,
-    };
+    let event = EventView { obj, events_api: true };
     let mut errors = validate_legacy(&event);
     errors.extend(validate_series(&event));
     if !event.has("eventTime") {
@@ -144,38 +114,20 @@ pub fn validate_events_v1_event(obj: &Value) -> Vec<FieldError> {
     }
     let kind = event.text("type");
     if kind != "Normal" && kind != "Warning" {
-        errors.push(FieldError::invalid(
-            FieldPath::new("type"),
-            Value::from(""),
-            format!("has invalid value: {kind}"),
-        ));
+        errors.push(FieldError::invalid(FieldPath::new("type"), Value::from(""), format!("has invalid value: {kind}")));
     }
     for field in ["firstTimestamp", "lastTimestamp"] {
         if event.has(field) {
-            errors.push(FieldError::invalid(
-                FieldPath::new(field),
-                Value::from(""),
-                "needs to be unset",
-            ));
+            errors.push(FieldError::invalid(FieldPath::new(field), Value::from(""), "needs to be unset"));
         }
     }
     if event.field("count").and_then(Value::as_i64).unwrap_or(0) != 0 {
-        errors.push(FieldError::invalid(
-            FieldPath::new("count"),
-            Value::from(""),
-            "needs to be unset",
-        ));
+        errors.push(FieldError::invalid(FieldPath::new("count"), Value::from(""), "needs to be unset"));
     }
     let source = event.field("source");
-    let source_set = ["component", "host"]
-        .iter()
-        .any(|field| source.is_some_and(|source| !string_or_empty(source, &[field]).is_empty()));
+    let source_set = ["component", "host"].iter().any(|field| source.is_some_and(|source| !string_or_empty(source, &[field]).is_empty()));
     if source_set {
-        errors.push(FieldError::invalid(
-            FieldPath::new("source"),
-            Value::from(""),
-            "needs to be unset",
-        ));
+        errors.push(FieldError::invalid(FieldPath::new("source"), Value::from(""), "needs to be unset"));
     }
     errors
 }
@@ -186,17 +138,10 @@ fn validate_series(event: &EventView) -> Vec<FieldError> {
     };
     let mut errors = Vec::new();
     if i64_at(series, &["count"]).unwrap_or(0) < 2 {
-        errors.push(FieldError::invalid(
-            FieldPath::new("series.count"),
-            Value::from(""),
-            "should be at least 2",
-        ));
+        errors.push(FieldError::invalid(FieldPath::new("series.count"), Value::from(""), "should be at least 2"));
     }
     if !is_set(series, &["lastObservedTime"]) {
-        errors.push(FieldError::required(
-            FieldPath::new("series.lastObservedTime"),
-            "",
-        ));
+        errors.push(FieldError::required(FieldPath::new("series.lastObservedTime"), ""));
     }
     errors
 }
@@ -220,26 +165,13 @@ const IMMUTABLE_EVENT_FIELDS: [&str; 13] = [
 
 /// events.k8s.io/v1 Event update: legacy rules, metadata, a changed series is valid, the rest is immutable.
 pub fn validate_events_v1_event_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    let (new_event, old_event) = (
-        EventView {
-            obj: new,
-            events_api: true,
-        },
-        EventView {
-            obj: old,
-            events_api: true,
-        },
-    );
+    let (new_event, old_event) = (EventView { obj: new, events_api: true }, EventView { obj: old, events_api: true });
     let mut errors = validate_legacy(&new_event);
     if new_event.field("series") != old_event.field("series") {
         errors.extend(validate_series(&new_event));
     }
     for field in IMMUTABLE_EVENT_FIELDS {
-        errors.extend(validate_immutable(
-            new_event.field(field),
-            old_event.field(field),
-            &FieldPath::new(field),
-        ));
+        errors.extend(validate_immutable(new_event.field(field), old_event.field(field), &FieldPath::new(field)));
     }
     errors
 }
@@ -256,7 +188,10 @@ mod tests {
     #[test]
     fn legacy_event_namespace_must_match_involved_object() {
         let event = json!({"metadata": {"name": "e", "namespace": "default"}, "involvedObject": {"kind": "Pod", "namespace": "other"}});
-        assert_eq!(messages(&validate_event(&event)), vec!["involvedObject.namespace: Invalid value: \"other\": does not match event.namespace"]);
+        assert_eq!(
+            messages(&validate_event(&event)),
+            vec!["involvedObject.namespace: Invalid value: \"other\": does not match event.namespace"]
+        );
         let cluster_scoped = json!({"metadata": {"name": "e", "namespace": "default"}, "involvedObject": {"kind": "Node"}});
         assert!(validate_event(&cluster_scoped).is_empty());
     }
@@ -289,9 +224,6 @@ mod tests {
         let old = events_v1();
         let mut new = old.clone();
         new["note"] = json!("changed");
-        assert_eq!(
-            messages(&validate_events_v1_event_update(&new, &old)),
-            vec!["message: Invalid value: \"changed\": field is immutable"]
-        );
+        assert_eq!(messages(&validate_events_v1_event_update(&new, &old)), vec!["message: Invalid value: \"changed\": field is immutable"]);
     }
 }

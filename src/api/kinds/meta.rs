@@ -31,8 +31,7 @@ const LABEL_VALUE_MAX: usize = 63;
 const QUALIFIED_NAME_MAX: usize = 63;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -43,14 +42,8 @@ fn regex_error(message: &str, format: &str, examples: &[&str]) -> String {
     if examples.is_empty() {
         return format!("{message} (regex used for validation is '{format}')");
     }
-    let listed: Vec<String> = examples
-        .iter()
-        .map(|example| format!("'{example}', "))
-        .collect();
-    format!(
-        "{message} (e.g. {}regex used for validation is '{format}')",
-        listed.join(" or ")
-    )
+    let listed: Vec<String> = examples.iter().map(|example| format!("'{example}', ")).collect();
+    format!("{message} (e.g. {}regex used for validation is '{format}')", listed.join(" or "))
 }
 
 fn max_len_error(length: usize) -> String {
@@ -68,10 +61,7 @@ fn is_alnum(c: u8) -> bool {
 
 fn matches_dns1123_label(value: &str) -> bool {
     let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && is_alnum(bytes[0])
-        && is_alnum(bytes[bytes.len() - 1])
-        && bytes.iter().all(|&c| is_alnum(c) || c == b'-')
+    !bytes.is_empty() && is_alnum(bytes[0]) && is_alnum(bytes[bytes.len() - 1]) && bytes.iter().all(|&c| is_alnum(c) || c == b'-')
 }
 
 fn matches_dns1123_subdomain(value: &str) -> bool {
@@ -87,9 +77,7 @@ fn matches_qualified_name_part(value: &str) -> bool {
     !bytes.is_empty()
         && bytes[0].is_ascii_alphanumeric()
         && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && bytes.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// Upstream `IsDNS1123Label`: the problems with `value`, empty when it is a valid RFC 1123 label.
@@ -103,11 +91,7 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
             errors.push("must not contain dots".to_string());
         } else {
             let message = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-            errors.push(regex_error(
-                message,
-                DNS1123_LABEL_FMT,
-                &["my-name", "123-abc"],
-            ));
+            errors.push(regex_error(message, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
         }
     }
     errors
@@ -121,11 +105,7 @@ pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
     }
     if !matches_dns1123_subdomain(value) {
         let message = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-        errors.push(regex_error(
-            message,
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
+        errors.push(regex_error(message, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
     }
     errors
 }
@@ -138,11 +118,7 @@ pub fn is_dns1035_label(value: &str) -> Vec<String> {
     }
     if !matches_dns1035_label(value) {
         let message = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
-        errors.push(regex_error(
-            message,
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
+        errors.push(regex_error(message, DNS1035_LABEL_FMT, &["my-name", "abc-123"]));
     }
     errors
 }
@@ -156,14 +132,7 @@ fn qualified_name_part_errors(name: &str) -> Vec<String> {
     }
     if !matches_qualified_name_part(name) {
         let message = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-        errors.push(format!(
-            "name part {}",
-            regex_error(
-                message,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
-        ));
+        errors.push(format!("name part {}", regex_error(message, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])));
     }
     errors
 }
@@ -179,24 +148,14 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errors.push("prefix part must be non-empty".to_string());
             } else {
-                errors.extend(
-                    is_dns1123_subdomain(prefix)
-                        .into_iter()
-                        .map(|message| format!("prefix part {message}")),
-                );
+                errors.extend(is_dns1123_subdomain(prefix).into_iter().map(|message| format!("prefix part {message}")));
             }
             *name
         }
         _ => {
             let message = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-            let regex = regex_error(
-                message,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"],
-            );
-            return vec![format!(
-                "a valid label key {regex} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-            )];
+            let regex = regex_error(message, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"]);
+            return vec![format!("a valid label key {regex} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")];
         }
     };
     errors.extend(qualified_name_part_errors(name));
@@ -211,11 +170,7 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
     }
     if !value.is_empty() && !matches_qualified_name_part(value) {
         let message = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-        errors.push(regex_error(
-            message,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
+        errors.push(regex_error(message, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
     }
     errors
 }
@@ -226,17 +181,10 @@ pub fn is_config_map_key(value: &str) -> Vec<String> {
     if value.len() > DNS1123_SUBDOMAIN_MAX {
         errors.push(max_len_error(DNS1123_SUBDOMAIN_MAX));
     }
-    let valid = !value.is_empty()
-        && value
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    let valid = !value.is_empty() && value.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
     if !valid {
         let message = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
-        errors.push(regex_error(
-            message,
-            CONFIG_KEY_FMT,
-            &["key.name", "KEY_NAME", "key-name"],
-        ));
+        errors.push(regex_error(message, CONFIG_KEY_FMT, &["key.name", "KEY_NAME", "key-name"]));
     }
     match value {
         "." => errors.push("must not be '.'".to_string()),
@@ -255,9 +203,7 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
         errors.push(max_len_error(15));
     }
     if port.is_empty() || !port.bytes().all(|c| is_alnum(c) || c == b'-') {
-        errors.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
+        errors.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
     }
     if !port.bytes().any(|c| c.is_ascii_lowercase()) {
         errors.push("must contain at least one letter (a-z)".to_string());
@@ -290,11 +236,7 @@ pub fn validate_ip(path: &FieldPath, value: &str) -> Vec<FieldError> {
     if value.parse::<std::net::IpAddr>().is_ok() {
         Vec::new()
     } else {
-        vec![FieldError::invalid(
-            path,
-            Value::from(value),
-            "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-        )]
+        vec![FieldError::invalid(path, Value::from(value), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
     }
 }
 
@@ -306,18 +248,12 @@ pub fn validate_cidr(path: &FieldPath, value: &str) -> Vec<FieldError> {
             Ok(std::net::IpAddr::V6(_)) => 128,
             Err(_) => return false,
         };
-        !prefix.is_empty()
-            && prefix.bytes().all(|c| c.is_ascii_digit())
-            && prefix.parse::<u32>().is_ok_and(|bits| bits <= max)
+        !prefix.is_empty() && prefix.bytes().all(|c| c.is_ascii_digit()) && prefix.parse::<u32>().is_ok_and(|bits| bits <= max)
     });
     if valid {
         Vec::new()
     } else {
-        vec![FieldError::invalid(
-            path,
-            Value::from(value),
-            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
-        )]
+        vec![FieldError::invalid(path, Value::from(value), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")]
     }
 }
 
@@ -326,40 +262,21 @@ pub fn validate_cidr(path: &FieldPath, value: &str) -> Vec<FieldError> {
 pub fn validate_non_special_ip(path: &FieldPath, value: &str) -> Vec<FieldError> {
     use std::net::IpAddr;
     let Ok(address) = value.parse::<IpAddr>() else {
-        return vec![FieldError::invalid(
-            path,
-            Value::from(value),
-            "must be a valid IP address",
-        )];
+        return vec![FieldError::invalid(path, Value::from(value), "must be a valid IP address")];
     };
     let (link_local_unicast, link_local_multicast) = match address {
         IpAddr::V4(v4) => (v4.is_link_local(), v4.octets()[..3] == [224, 0, 0]),
-        IpAddr::V6(v6) => (
-            (v6.segments()[0] & 0xffc0) == 0xfe80,
-            (v6.segments()[0] & 0xff0f) == 0xff02,
-        ),
+        IpAddr::V6(v6) => ((v6.segments()[0] & 0xffc0) == 0xfe80, (v6.segments()[0] & 0xff0f) == 0xff02),
     };
     let mut errors = Vec::new();
     if address.is_unspecified() {
-        errors.push(FieldError::invalid(
-            path,
-            Value::from(value),
-            format!("may not be unspecified ({value})"),
-        ));
+        errors.push(FieldError::invalid(path, Value::from(value), format!("may not be unspecified ({value})")));
     }
     if address.is_loopback() {
-        errors.push(FieldError::invalid(
-            path,
-            Value::from(value),
-            "may not be in the loopback range (127.0.0.0/8, ::1/128)",
-        ));
+        errors.push(FieldError::invalid(path, Value::from(value), "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
     }
     if link_local_unicast {
-        errors.push(FieldError::invalid(
-            path,
-            Value::from(value),
-            "may not be in the link-local range (169.254.0.0/16, fe80::/10)",
-        ));
+        errors.push(FieldError::invalid(path, Value::from(value), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
     }
     if link_local_multicast {
         errors.push(FieldError::invalid(
@@ -373,19 +290,12 @@ pub fn validate_non_special_ip(path: &FieldPath, value: &str) -> Vec<FieldError>
 
 /// Turns a list of format problems into `Invalid` errors at `path`, one per problem, as upstream does.
 pub fn invalid_each(path: &FieldPath, value: &str, messages: Vec<String>) -> Vec<FieldError> {
-    messages
-        .into_iter()
-        .map(|message| FieldError::invalid(path, Value::from(value), message))
-        .collect()
+    messages.into_iter().map(|message| FieldError::invalid(path, Value::from(value), message)).collect()
 }
 
 /// Upstream `NameIsDNS…(name, prefix)`: with `prefix` (a `generateName`), a trailing dash is allowed.
 pub fn name_errors(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
-    let name = if prefix {
-        mask_trailing_dash(name)
-    } else {
-        name.to_string()
-    };
+    let name = if prefix { mask_trailing_dash(name) } else { name.to_string() };
     match rule {
         NameRule::Subdomain => is_dns1123_subdomain(&name),
         NameRule::Label => is_dns1123_label(&name),
@@ -431,21 +341,14 @@ pub fn validate_labels(labels: Option<&Map<String, Value>>, path: &FieldPath) ->
 }
 
 /// Upstream `ValidateAnnotations`: keys are qualified names (case-insensitively) and keys plus values fit in 256 KiB.
-pub fn validate_annotations(
-    annotations: Option<&Map<String, Value>>,
-    path: &FieldPath,
-) -> Vec<FieldError> {
+pub fn validate_annotations(annotations: Option<&Map<String, Value>>, path: &FieldPath) -> Vec<FieldError> {
     let Some(annotations) = annotations else {
         return Vec::new();
     };
     let mut errors = Vec::new();
     let mut total = 0;
     for (key, value) in annotations {
-        errors.extend(invalid_each(
-            path,
-            key,
-            is_qualified_name(&key.to_lowercase()),
-        ));
+        errors.extend(invalid_each(path, key, is_qualified_name(&key.to_lowercase())));
         total += key.len() + value.as_str().map_or(0, str::len);
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
@@ -457,62 +360,35 @@ pub fn validate_annotations(
 /// Upstream `ValidateNonnegativeField`.
 pub fn validate_nonnegative(value: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
     match value {
-        Some(number) if number < 0 => vec![FieldError::invalid(
-            path,
-            Value::from(number),
-            "must be greater than or equal to 0",
-        )],
+        Some(number) if number < 0 => vec![FieldError::invalid(path, Value::from(number), "must be greater than or equal to 0")],
         _ => Vec::new(),
     }
 }
 
 /// Upstream `ValidateImmutableField`: `Invalid` with the new value and `field is immutable` when they differ.
 /// Compared semantically: unset and empty are the same.
-pub fn validate_immutable(
-    new: Option<&Value>,
-    old: Option<&Value>,
-    path: &FieldPath,
-) -> Vec<FieldError> {
+pub fn validate_immutable(new: Option<&Value>, old: Option<&Value>, path: &FieldPath) -> Vec<FieldError> {
     if semantic_eq(new.unwrap_or(&Value::Null), old.unwrap_or(&Value::Null)) {
         return Vec::new();
     }
-    vec![FieldError::invalid(
-        path,
-        new.cloned().unwrap_or(Value::Null),
-        "field is immutable",
-    )]
+    vec![FieldError::invalid(path, new.cloned().unwrap_or(Value::Null), "field is immutable")]
 }
 
 /// An `Invalid` error whose value is already rendered (Go's `%#v` of a map or struct, which has no JSON
 /// equivalent): `spec.selector: Invalid value: v1.LabelSelector{…}: field is immutable`.
 pub fn invalid_rendered(path: &FieldPath, rendered: &str, detail: &str) -> FieldError {
-    FieldError {
-        kind: FieldErrorKind::Invalid,
-        field: path.into(),
-        value: None,
-        detail: format!("{rendered}: {detail}"),
-    }
+    FieldError { kind: FieldErrorKind::Invalid, field: path.into(), value: None, detail: format!("{rendered}: {detail}") }
 }
 
 /// A `Duplicate value` error whose value is already rendered as Go prints it (a struct key, for instance).
 pub fn duplicate_rendered(path: &FieldPath, rendered: &str) -> FieldError {
-    FieldError {
-        kind: FieldErrorKind::Duplicate,
-        field: path.into(),
-        value: None,
-        detail: rendered.to_string(),
-    }
+    FieldError { kind: FieldErrorKind::Duplicate, field: path.into(), value: None, detail: rendered.to_string() }
 }
 
 /// A `Too many` error with the count, as upstream's `field.TooMany` prints it.
 pub fn too_many(path: &FieldPath, actual: usize, max: usize) -> FieldError {
     let detail = format!("{actual}: must have at most {max} items");
-    FieldError {
-        kind: FieldErrorKind::TooMany,
-        field: path.into(),
-        value: None,
-        detail,
-    }
+    FieldError { kind: FieldErrorKind::TooMany, field: path.into(), value: None, detail }
 }
 
 /// Go's `%#v` of a `map[string]string`: `map[string]string{"app":"web"}`, keys sorted; `(nil)` when unset.
@@ -520,10 +396,7 @@ pub fn go_string_map(map: Option<&Map<String, Value>>) -> String {
     let Some(map) = map else {
         return "map[string]string(nil)".to_string();
     };
-    let entries: Vec<String> = map
-        .iter()
-        .map(|(key, value)| format!("{key:?}:{:?}", value.as_str().unwrap_or_default()))
-        .collect();
+    let entries: Vec<String> = map.iter().map(|(key, value)| format!("{key:?}:{:?}", value.as_str().unwrap_or_default())).collect();
     format!("map[string]string{{{}}}", entries.join(", "))
 }
 
@@ -532,10 +405,7 @@ pub fn go_string_slice(items: Option<&Value>) -> String {
     let Some(items) = items.and_then(Value::as_array) else {
         return "[]string(nil)".to_string();
     };
-    let rendered: Vec<String> = items
-        .iter()
-        .map(|item| format!("{:?}", item.as_str().unwrap_or_default()))
-        .collect();
+    let rendered: Vec<String> = items.iter().map(|item| format!("{:?}", item.as_str().unwrap_or_default())).collect();
     format!("[]string{{{}}}", rendered.join(", "))
 }
 
@@ -558,10 +428,7 @@ pub fn go_label_selector(selector: &Value) -> String {
             format!("[]v1.LabelSelectorRequirement{{{}}}", rendered.join(", "))
         }
     };
-    format!(
-        "v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{expressions}}}",
-        go_string_map(object_at(selector, &["matchLabels"]))
-    )
+    format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{expressions}}}", go_string_map(object_at(selector, &["matchLabels"])))
 }
 
 const STANDARD_FINALIZERS: [&str; 3] = ["kubernetes", "orphan", "foregroundDeletion"];
@@ -583,13 +450,8 @@ fn kube_finalizer_error(name: &str, path: &FieldPath) -> Option<FieldError> {
 /// Finalizer names are checked at the list's path; the standard-name rule reports each entry's index.
 fn validate_finalizers(meta: &Value, path: &FieldPath) -> Vec<FieldError> {
     let finalizers = array_at(meta, &["finalizers"]);
-    let names = finalizers
-        .iter()
-        .map(|finalizer| finalizer.as_str().unwrap_or_default());
-    let mut errors: Vec<FieldError> = names
-        .clone()
-        .flat_map(|name| invalid_each(path, name, is_qualified_name(name)))
-        .collect();
+    let names = finalizers.iter().map(|finalizer| finalizer.as_str().unwrap_or_default());
+    let mut errors: Vec<FieldError> = names.clone().flat_map(|name| invalid_each(path, name, is_qualified_name(name))).collect();
     let has = |name: &str| finalizers.iter().any(|finalizer| finalizer == name);
     if has("orphan") && has("foregroundDeletion") {
         errors.push(FieldError::invalid(
@@ -598,11 +460,7 @@ fn validate_finalizers(meta: &Value, path: &FieldPath) -> Vec<FieldError> {
             "finalizer orphan and foregroundDeletion cannot be both set",
         ));
     }
-    errors.extend(
-        names
-            .enumerate()
-            .filter_map(|(index, name)| kube_finalizer_error(name, &path.index(index))),
-    );
+    errors.extend(names.enumerate().filter_map(|(index, name)| kube_finalizer_error(name, &path.index(index))));
     errors
 }
 
@@ -613,35 +471,19 @@ fn validate_owner_references(meta: &Value, path: &FieldPath) -> Vec<FieldError> 
         let api_version = string_or_empty(reference, &["apiVersion"]);
         let version = api_version.rsplit('/').next().unwrap_or_default();
         if version.is_empty() {
-            errors.push(FieldError::invalid(
-                path.child("apiVersion"),
-                Value::from(api_version),
-                "version must not be empty",
-            ));
+            errors.push(FieldError::invalid(path.child("apiVersion"), Value::from(api_version), "version must not be empty"));
         }
         for field in ["kind", "name", "uid"] {
             let text = string_or_empty(reference, &[field]);
             if text.is_empty() {
-                errors.push(FieldError::invalid(
-                    path.child(field),
-                    Value::from(text),
-                    "must not be empty",
-                ));
+                errors.push(FieldError::invalid(path.child(field), Value::from(text), "must not be empty"));
             }
         }
         if api_version == "v1" && string_or_empty(reference, &["kind"]) == "Event" {
-            errors.push(FieldError::invalid(
-                path,
-                reference.clone(),
-                "/v1, Kind=Event is disallowed from being an owner",
-            ));
+            errors.push(FieldError::invalid(path, reference.clone(), "/v1, Kind=Event is disallowed from being an owner"));
         }
         if reference.get("controller").and_then(Value::as_bool) == Some(true) {
-            let current = format!(
-                "{}/{}",
-                string_or_empty(reference, &["kind"]),
-                string_or_empty(reference, &["name"])
-            );
+            let current = format!("{}/{}", string_or_empty(reference, &["kind"]), string_or_empty(reference, &["name"]));
             match &first_controller {
                 Some(first) => errors.push(FieldError::invalid(
                     path,
@@ -665,51 +507,27 @@ pub fn validate_object_meta(obj: &Value, namespaced: bool, name_rule: NameRule) 
     let mut errors = Vec::new();
     let generate_name = string_or_empty(meta, &["generateName"]);
     if !generate_name.is_empty() {
-        errors.extend(invalid_each(
-            &path.child("generateName"),
-            generate_name,
-            name_errors(name_rule, generate_name, true),
-        ));
+        errors.extend(invalid_each(&path.child("generateName"), generate_name, name_errors(name_rule, generate_name, true)));
     }
     let name = string_or_empty(meta, &["name"]);
     if name.is_empty() {
-        errors.push(FieldError::required(
-            path.child("name"),
-            "name or generateName is required",
-        ));
+        errors.push(FieldError::required(path.child("name"), "name or generateName is required"));
     } else {
-        errors.extend(invalid_each(
-            &path.child("name"),
-            name,
-            name_errors(name_rule, name, false),
-        ));
+        errors.extend(invalid_each(&path.child("name"), name, name_errors(name_rule, name, false)));
     }
     let namespace = string_or_empty(meta, &["namespace"]);
     if namespaced && !namespace.is_empty() {
-        errors.extend(invalid_each(
-            &path.child("namespace"),
-            namespace,
-            is_dns1123_label(namespace),
-        ));
+        errors.extend(invalid_each(&path.child("namespace"), namespace, is_dns1123_label(namespace)));
     }
-    errors.extend(validate_nonnegative(
-        i64_at(meta, &["generation"]),
-        &path.child("generation"),
-    ));
+    errors.extend(validate_nonnegative(i64_at(meta, &["generation"]), &path.child("generation")));
     errors.extend(validate_meta_collections(meta, &path));
     errors
 }
 
 fn validate_meta_collections(meta: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_labels(object_at(meta, &["labels"]), &path.child("labels"));
-    errors.extend(validate_annotations(
-        object_at(meta, &["annotations"]),
-        &path.child("annotations"),
-    ));
-    errors.extend(validate_owner_references(
-        meta,
-        &path.child("ownerReferences"),
-    ));
+    errors.extend(validate_annotations(object_at(meta, &["annotations"]), &path.child("annotations")));
+    errors.extend(validate_owner_references(meta, &path.child("ownerReferences")));
     errors.extend(validate_finalizers(meta, &path.child("finalizers")));
     errors
 }
@@ -723,63 +541,32 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
     let old_meta = get(old, &["metadata"]).unwrap_or(&empty);
     let path = FieldPath::new("metadata");
     let mut errors = Vec::new();
-    if let (Some(new_generation), Some(old_generation)) = (
-        i64_at(new_meta, &["generation"]),
-        i64_at(old_meta, &["generation"]),
-    ) {
+    if let (Some(new_generation), Some(old_generation)) = (i64_at(new_meta, &["generation"]), i64_at(old_meta, &["generation"])) {
         if new_generation < old_generation {
-            errors.push(FieldError::invalid(
-                path.child("generation"),
-                Value::from(new_generation),
-                "must not be decremented",
-            ));
+            errors.push(FieldError::invalid(path.child("generation"), Value::from(new_generation), "must not be decremented"));
         }
     }
-    for field in [
-        "name",
-        "namespace",
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-    ] {
-        errors.extend(validate_immutable(
-            get(new_meta, &[field]),
-            get(old_meta, &[field]),
-            &path.child(field),
-        ));
+    for field in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        errors.extend(validate_immutable(get(new_meta, &[field]), get(old_meta, &[field]), &path.child(field)));
     }
-    if old_meta
-        .get("deletionTimestamp")
-        .is_some_and(|stamp| !stamp.is_null())
-    {
-        errors.extend(validate_no_new_finalizers(
-            new_meta,
-            old_meta,
-            &path.child("finalizers"),
-        ));
+    if old_meta.get("deletionTimestamp").is_some_and(|stamp| !stamp.is_null()) {
+        errors.extend(validate_no_new_finalizers(new_meta, old_meta, &path.child("finalizers")));
     }
     errors
 }
 
-fn validate_no_new_finalizers(
-    new_meta: &Value,
-    old_meta: &Value,
-    path: &FieldPath,
-) -> Vec<FieldError> {
+fn validate_no_new_finalizers(new_meta: &Value, old_meta: &Value, path: &FieldPath) -> Vec<FieldError> {
     let old = array_at(old_meta, &["finalizers"]);
-    let mut added: Vec<&str> = array_at(new_meta, &["finalizers"])
-        .iter()
-        .filter(|name| !old.contains(name))
-        .filter_map(Value::as_str)
-        .collect();
+    let mut added: Vec<&str> =
+        array_at(new_meta, &["finalizers"]).iter().filter(|name| !old.contains(name)).filter_map(Value::as_str).collect();
     if added.is_empty() {
         return Vec::new();
     }
     added.sort_unstable();
     added.dedup();
     let rendered: Vec<String> = added.iter().map(|name| format!("{name:?}")).collect();
-    let detail = format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", rendered.join(", "));
+    let detail =
+        format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", rendered.join(", "));
     vec![FieldError::forbidden(path, detail)]
 }
 
@@ -794,11 +581,7 @@ mod tests {
 
     #[test]
     fn subdomain_name_error_reads_like_upstream() {
-        let errors = validate_object_meta(
-            &json!({"metadata": {"name": "Bad_Name"}}),
-            true,
-            NameRule::Subdomain,
-        );
+        let errors = validate_object_meta(&json!({"metadata": {"name": "Bad_Name"}}), true, NameRule::Subdomain);
         assert_eq!(messages(&errors), vec![
             "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
         ]);
@@ -809,10 +592,7 @@ mod tests {
         assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots"]);
         assert_eq!(is_dns1123_label("Web")[0], "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
         assert!(is_dns1123_label(&"a".repeat(63)).is_empty());
-        assert_eq!(
-            is_dns1123_label(&"a".repeat(64)),
-            vec!["must be no more than 63 characters"]
-        );
+        assert_eq!(is_dns1123_label(&"a".repeat(64)), vec!["must be no more than 63 characters"]);
         assert_eq!(is_dns1035_label("1web").len(), 1);
         assert!(is_dns1035_label("web-1").is_empty());
     }
@@ -820,10 +600,7 @@ mod tests {
     #[test]
     fn missing_name_is_required() {
         let errors = validate_object_meta(&json!({"metadata": {}}), true, NameRule::Subdomain);
-        assert_eq!(
-            messages(&errors),
-            vec!["metadata.name: Required value: name or generateName is required"]
-        );
+        assert_eq!(messages(&errors), vec!["metadata.name: Required value: name or generateName is required"]);
     }
 
     #[test]
@@ -831,10 +608,7 @@ mod tests {
         let obj = json!({"metadata": {"generateName": "web-", "name": "web-x7k2p"}});
         assert!(validate_object_meta(&obj, true, NameRule::Subdomain).is_empty());
         let bad = json!({"metadata": {"generateName": "Web-", "name": "web-x7k2p"}});
-        assert_eq!(
-            validate_object_meta(&bad, true, NameRule::Subdomain)[0].field,
-            "metadata.generateName"
-        );
+        assert_eq!(validate_object_meta(&bad, true, NameRule::Subdomain)[0].field, "metadata.generateName");
     }
 
     #[test]
@@ -842,39 +616,23 @@ mod tests {
         let obj = json!({"metadata": {"name": "x", "labels": {"a/b/c": "ok", "app": "-bad"}}});
         let rendered = messages(&validate_object_meta(&obj, true, NameRule::Subdomain));
         assert_eq!(rendered.len(), 2);
-        assert!(rendered[0].starts_with(
-            "metadata.labels: Invalid value: \"a/b/c\": a valid label key must consist of"
-        ));
-        assert!(rendered[1].starts_with(
-            "metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string"
-        ));
+        assert!(rendered[0].starts_with("metadata.labels: Invalid value: \"a/b/c\": a valid label key must consist of"));
+        assert!(rendered[1].starts_with("metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string"));
     }
 
     #[test]
     fn label_value_longer_than_63_bytes_is_rejected() {
         let long = "a".repeat(64);
-        assert_eq!(
-            is_valid_label_value(&long),
-            vec!["must be no more than 63 bytes"]
-        );
-        assert_eq!(
-            is_qualified_name(&format!("example.com/{long}")),
-            vec!["name part must be no more than 63 bytes"]
-        );
-        assert_eq!(
-            is_qualified_name("/x"),
-            vec!["prefix part must be non-empty"]
-        );
+        assert_eq!(is_valid_label_value(&long), vec!["must be no more than 63 bytes"]);
+        assert_eq!(is_qualified_name(&format!("example.com/{long}")), vec!["name part must be no more than 63 bytes"]);
+        assert_eq!(is_qualified_name("/x"), vec!["prefix part must be non-empty"]);
     }
 
     #[test]
     fn annotations_over_256_kib_are_too_long() {
         let obj = json!({"metadata": {"name": "x", "annotations": {"big": "a".repeat(TOTAL_ANNOTATION_SIZE_LIMIT)}}});
         let rendered = messages(&validate_object_meta(&obj, true, NameRule::Subdomain));
-        assert_eq!(
-            rendered,
-            vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]
-        );
+        assert_eq!(rendered, vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]);
         let upper = json!({"metadata": {"name": "x", "annotations": {"Example.COM/Key": "v"}}});
         assert!(validate_object_meta(&upper, true, NameRule::Subdomain).is_empty());
     }
@@ -883,7 +641,10 @@ mod tests {
     fn unqualified_nonstandard_finalizer_is_rejected() {
         let obj = json!({"metadata": {"name": "x", "finalizers": ["kubernetes", "custom"]}});
         let rendered = messages(&validate_object_meta(&obj, false, NameRule::Subdomain));
-        assert_eq!(rendered, vec!["metadata.finalizers[1]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"]);
+        assert_eq!(
+            rendered,
+            vec!["metadata.finalizers[1]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"]
+        );
     }
 
     #[test]
@@ -903,14 +664,8 @@ mod tests {
     #[test]
     fn port_names_follow_iana_rules() {
         assert!(is_valid_port_name("http-alt").is_empty());
-        assert_eq!(
-            is_valid_port_name("80"),
-            vec!["must contain at least one letter (a-z)"]
-        );
-        assert_eq!(
-            is_valid_port_name("a--b"),
-            vec!["must not contain consecutive hyphens"]
-        );
+        assert_eq!(is_valid_port_name("80"), vec!["must contain at least one letter (a-z)"]);
+        assert_eq!(is_valid_port_name("a--b"), vec!["must not contain consecutive hyphens"]);
     }
 
     #[test]
@@ -924,10 +679,7 @@ mod tests {
 
     #[test]
     fn path_segment_names_reject_slashes() {
-        assert_eq!(
-            name_errors(NameRule::PathSegment, "a/b", false),
-            vec!["may not contain '/'"]
-        );
+        assert_eq!(name_errors(NameRule::PathSegment, "a/b", false), vec!["may not contain '/'"]);
         assert!(name_errors(NameRule::PathSegment, "system:admin", false).is_empty());
     }
 }

@@ -34,9 +34,8 @@ use serde_json::Value;
 use crate::api::status::FieldError;
 
 pub use meta::{
-    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
-    validate_annotations, validate_labels, validate_object_meta, validate_object_meta_update,
-    NameRule,
+    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value, validate_annotations, validate_labels,
+    validate_object_meta, validate_object_meta_update, NameRule,
 };
 pub use quantity::{parse_quantity, Quantity};
 

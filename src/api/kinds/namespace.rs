@@ -15,11 +15,7 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub fn default_namespace(obj: &mut Value) {
     let name = string_or_empty(obj, &["metadata", "name"]).to_string();
     if !name.is_empty() {
-        set(
-            obj,
-            &["metadata", "labels", NAMESPACE_NAME_LABEL],
-            Value::from(name),
-        );
+        set(obj, &["metadata", "labels", NAMESPACE_NAME_LABEL], Value::from(name));
     }
     set_default_str(obj, &["status", "phase"], "Active");
 }
@@ -45,9 +41,7 @@ pub fn validate_namespace(obj: &Value) -> Vec<FieldError> {
     let path = FieldPath::new("spec").child("finalizers");
     array_at(obj, &["spec", "finalizers"])
         .iter()
-        .flat_map(|finalizer| {
-            validate_finalizer_name(finalizer.as_str().unwrap_or_default(), &path)
-        })
+        .flat_map(|finalizer| validate_finalizer_name(finalizer.as_str().unwrap_or_default(), &path))
         .collect()
 }
 
@@ -69,10 +63,7 @@ mod tests {
         let mut ns = json!({"metadata": {"name": "team-a"}});
         default_namespace(&mut ns);
         prepare_namespace_for_create(&mut ns);
-        assert_eq!(
-            ns["metadata"]["labels"],
-            json!({"kubernetes.io/metadata.name": "team-a"})
-        );
+        assert_eq!(ns["metadata"]["labels"], json!({"kubernetes.io/metadata.name": "team-a"}));
         assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
         assert_eq!(ns["status"], json!({"phase": "Active"}));
         assert!(validate_namespace(&ns).is_empty());
@@ -87,15 +78,15 @@ mod tests {
             vec!["metadata.name: Invalid value: \"team.a\": must not contain dots"]
         );
         let bad_finalizer = json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["custom"]}});
-        assert_eq!(messages(&validate_namespace(&bad_finalizer)), vec![
-            "spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"
-        ]);
+        assert_eq!(
+            messages(&validate_namespace(&bad_finalizer)),
+            vec!["spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"]
+        );
     }
 
     #[test]
     fn update_keeps_finalizers_and_status() {
-        let old =
-            json!({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Terminating"}});
+        let old = json!({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Terminating"}});
         let mut new = json!({"spec": {}, "status": {"phase": "Active"}});
         prepare_namespace_for_update(&mut new, &old);
         assert_eq!(new, old);

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::meta::{
-    duplicate_rendered, invalid_each, is_qualified_name, is_valid_label_value, validate_cidr,
-};
+use super::meta::{duplicate_rendered, invalid_each, is_qualified_name, is_valid_label_value, validate_cidr};
 use super::podspec_validation::validate_taint_effect;
 use super::quantity::parse_quantity;
 use super::value::{array_at, copy_from, get, object_at, set, string_or_empty, FieldPath};
@@ -42,10 +40,7 @@ pub fn prepare_node_for_update(new: &mut Value, old: &Value) {
 pub fn validate_node(obj: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     // Upstream reports taint errors under `metadata.taints`, not `spec.taints`.
-    errors.extend(validate_taints(
-        array_at(obj, &["spec", "taints"]),
-        &FieldPath::new("metadata").child("taints"),
-    ));
+    errors.extend(validate_taints(array_at(obj, &["spec", "taints"]), &FieldPath::new("metadata").child("taints")));
     errors.extend(validate_node_resources(obj));
     errors.extend(validate_pod_cidrs(obj));
     errors
@@ -56,23 +51,12 @@ fn validate_taints(taints: &[Value], path: &FieldPath) -> Vec<FieldError> {
     let mut seen = BTreeSet::new();
     for (index, taint) in taints.iter().enumerate() {
         let taint_path = path.index(index);
-        let (key, value, effect) = (
-            string_or_empty(taint, &["key"]),
-            string_or_empty(taint, &["value"]),
-            string_or_empty(taint, &["effect"]),
-        );
-        errors.extend(invalid_each(
-            &taint_path.child("key"),
-            key,
-            is_qualified_name(key),
-        ));
+        let (key, value, effect) =
+            (string_or_empty(taint, &["key"]), string_or_empty(taint, &["value"]), string_or_empty(taint, &["effect"]));
+        errors.extend(invalid_each(&taint_path.child("key"), key, is_qualified_name(key)));
         let problems = is_valid_label_value(value);
         if !problems.is_empty() {
-            errors.push(FieldError::invalid(
-                taint_path.child("value"),
-                Value::from(value),
-                problems.join(";"),
-            ));
+            errors.push(FieldError::invalid(taint_path.child("value"), Value::from(value), problems.join(";")));
         }
         if effect.is_empty() {
             errors.push(FieldError::required(taint_path.child("effect"), ""));
@@ -95,11 +79,7 @@ fn validate_node_resources(obj: &Value) -> Vec<FieldError> {
             let path = FieldPath::new("status").child(list).child(name);
             match parse_quantity(raw.as_str().unwrap_or_default()) {
                 Ok(quantity) if quantity.millis() < 0 => {
-                    errors.push(FieldError::invalid(
-                        path,
-                        Value::from(quantity.to_string()),
-                        "must be greater than or equal to 0",
-                    ));
+                    errors.push(FieldError::invalid(path, Value::from(quantity.to_string()), "must be greater than or equal to 0"));
                 }
                 Ok(_) => {}
                 Err(message) => errors.push(FieldError::invalid(path, raw.clone(), message)),
@@ -114,19 +94,12 @@ fn validate_pod_cidrs(obj: &Value) -> Vec<FieldError> {
     let path = FieldPath::new("spec").child("podCIDRs");
     let mut errors = Vec::new();
     for (index, cidr) in cidrs.iter().enumerate() {
-        errors.extend(validate_cidr(
-            &path.index(index),
-            cidr.as_str().unwrap_or_default(),
-        ));
+        errors.extend(validate_cidr(&path.index(index), cidr.as_str().unwrap_or_default()));
     }
     if cidrs.len() > 1 {
         let is_v6 = |cidr: &Value| cidr.as_str().unwrap_or_default().contains(':');
         if cidrs.len() > 2 || is_v6(&cidrs[0]) == is_v6(&cidrs[1]) {
-            errors.push(FieldError::invalid(
-                &path,
-                Value::Array(cidrs.to_vec()),
-                "may specify no more than one CIDR for each IP family",
-            ));
+            errors.push(FieldError::invalid(&path, Value::Array(cidrs.to_vec()), "may specify no more than one CIDR for each IP family"));
         }
         let mut seen = BTreeSet::new();
         for (index, cidr) in cidrs.iter().enumerate() {
@@ -145,10 +118,7 @@ pub fn validate_node_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut addresses = BTreeSet::new();
     for (index, address) in array_at(new, &["status", "addresses"]).iter().enumerate() {
         if !addresses.insert(address.to_string()) {
-            errors.push(FieldError::duplicate(
-                FieldPath::new("status").child("addresses").index(index),
-                address.clone(),
-            ));
+            errors.push(FieldError::duplicate(FieldPath::new("status").child("addresses").index(index), address.clone()));
         }
     }
     let old_cidrs = array_at(old, &["spec", "podCIDRs"]);
@@ -165,17 +135,9 @@ pub fn validate_node_update(new: &Value, old: &Value) -> Vec<FieldError> {
             "node updates may not change providerID except from \"\" to valid",
         ));
     }
-    errors.extend(validate_taints(
-        array_at(new, &["spec", "taints"]),
-        &FieldPath::new("metadata").child("taints"),
-    ));
-    if string_or_empty(new, &["spec", "externalID"])
-        != string_or_empty(old, &["spec", "externalID"])
-    {
-        errors.push(FieldError::forbidden(
-            FieldPath::new("spec").child("externalID"),
-            "may not be updated",
-        ));
+    errors.extend(validate_taints(array_at(new, &["spec", "taints"]), &FieldPath::new("metadata").child("taints")));
+    if string_or_empty(new, &["spec", "externalID"]) != string_or_empty(old, &["spec", "externalID"]) {
+        errors.push(FieldError::forbidden(FieldPath::new("spec").child("externalID"), "may not be updated"));
     }
     errors
 }
@@ -193,10 +155,7 @@ mod tests {
     fn allocatable_defaults_to_capacity() {
         let mut node = json!({"metadata": {"name": "n1"}, "status": {"capacity": {"cpu": "4", "memory": "8Gi"}}});
         default_node(&mut node);
-        assert_eq!(
-            node["status"]["allocatable"],
-            json!({"cpu": "4", "memory": "8Gi"})
-        );
+        assert_eq!(node["status"]["allocatable"], json!({"cpu": "4", "memory": "8Gi"}));
         assert!(validate_node(&node).is_empty());
     }
 
@@ -215,10 +174,13 @@ mod tests {
     fn pod_cidrs_and_provider_id_are_set_once() {
         let old = json!({"metadata": {"name": "n1"}, "spec": {"podCIDRs": ["10.244.0.0/24"], "providerID": "kind://a"}});
         let new = json!({"metadata": {"name": "n1"}, "spec": {"podCIDRs": ["10.244.1.0/24"], "providerID": "kind://b"}});
-        assert_eq!(messages(&validate_node_update(&new, &old)), vec![
-            "spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid",
-            "spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid",
-        ]);
+        assert_eq!(
+            messages(&validate_node_update(&new, &old)),
+            vec![
+                "spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid",
+                "spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid",
+            ]
+        );
         let fresh = json!({"metadata": {"name": "n1"}, "spec": {}});
         assert!(validate_node_update(&old, &fresh).is_empty());
     }

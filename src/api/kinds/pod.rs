@@ -8,8 +8,8 @@ use super::podspec::default_pod_spec;
 use super::podspec_validation::{validate_pod_spec, validate_tolerations};
 use super::quantity::parse_quantity;
 use super::value::{
-    array_at, bool_at, copy_from, for_each_mut, get, i64_at, object_at, semantic_eq, set,
-    set_default, set_default_str, str_at, string_or_empty, with_object, FieldPath,
+    array_at, bool_at, copy_from, for_each_mut, get, i64_at, object_at, semantic_eq, set, set_default, set_default_str, str_at,
+    string_or_empty, with_object, FieldPath,
 };
 use crate::api::status::FieldError;
 
@@ -32,9 +32,7 @@ fn default_pod_only_fields(spec: &mut Value) {
     set_default(spec, &["enableServiceLinks"], Value::Bool(true));
     if bool_at(spec, &["hostNetwork"]) {
         for list in ["containers", "initContainers"] {
-            for_each_mut(spec, &[list], |container| {
-                for_each_mut(container, &["ports"], default_host_port)
-            });
+            for_each_mut(spec, &[list], |container| for_each_mut(container, &["ports"], default_host_port));
         }
     }
 }
@@ -50,9 +48,7 @@ fn default_requests_from_limits(container: &mut Value) {
 
 fn default_host_port(port: &mut Value) {
     if i64_at(port, &["hostPort"]).unwrap_or(0) == 0 {
-        let container_port = get(port, &["containerPort"])
-            .cloned()
-            .unwrap_or(Value::Null);
+        let container_port = get(port, &["containerPort"]).cloned().unwrap_or(Value::Null);
         set(port, &["hostPort"], container_port);
     }
 }
@@ -145,8 +141,7 @@ pub fn compute_qos_class(spec: &Value) -> &'static str {
     if requests == [0, 0] && limits == [0, 0] {
         return "BestEffort";
     }
-    let requests_match =
-        (0..2).all(|index| requests[index] == 0 || requests[index] == limits[index]);
+    let requests_match = (0..2).all(|index| requests[index] == 0 || requests[index] == limits[index]);
     let same_resources = (0..2).all(|index| (requests[index] > 0) == (limits[index] > 0));
     if guaranteed && requests_match && same_resources {
         "Guaranteed"
@@ -158,9 +153,7 @@ pub fn compute_qos_class(spec: &Value) -> &'static str {
 /// The positive cpu and memory amounts (in thousandths) of a container's `requests` or `limits`.
 fn qos_amounts(resources: &Value, list: &str) -> [i128; 2] {
     let amount = |name: &str| {
-        let millis = str_at(resources, &[list, name])
-            .and_then(|text| parse_quantity(text).ok())
-            .map_or(0, |quantity| quantity.millis());
+        let millis = str_at(resources, &[list, name]).and_then(|text| parse_quantity(text).ok()).map_or(0, |quantity| quantity.millis());
         millis.max(0)
     };
     [amount("cpu"), amount("memory")]
@@ -171,18 +164,10 @@ pub fn validate_pod(obj: &Value) -> Vec<FieldError> {
     let mut errors = validate_pod_metadata_and_spec(obj);
     let spec_path = FieldPath::new("spec");
     if !array_at(obj, &["spec", "ephemeralContainers"]).is_empty() {
-        errors.push(FieldError::forbidden(
-            spec_path.child("ephemeralContainers"),
-            "cannot be set on create",
-        ));
+        errors.push(FieldError::forbidden(spec_path.child("ephemeralContainers"), "cannot be set on create"));
     }
-    if !string_or_empty(obj, &["spec", "nodeName"]).is_empty()
-        && !array_at(obj, &["spec", "schedulingGates"]).is_empty()
-    {
-        errors.push(FieldError::forbidden(
-            spec_path.child("nodeName"),
-            "cannot be set until all schedulingGates have been cleared",
-        ));
+    if !string_or_empty(obj, &["spec", "nodeName"]).is_empty() && !array_at(obj, &["spec", "schedulingGates"]).is_empty() {
+        errors.push(FieldError::forbidden(spec_path.child("nodeName"), "cannot be set until all schedulingGates have been cleared"));
     }
     errors
 }
@@ -197,10 +182,7 @@ fn validate_pod_metadata_and_spec(obj: &Value) -> Vec<FieldError> {
     errors.extend(validate_pod_spec(spec, &spec_path, true));
     for list in ["containers", "initContainers"] {
         for (index, container) in array_at(spec, &[list]).iter().enumerate() {
-            errors.extend(validate_image_whitespace(
-                container,
-                &spec_path.child(list).index(index),
-            ));
+            errors.extend(validate_image_whitespace(container, &spec_path.child(list).index(index)));
         }
     }
     errors
@@ -211,11 +193,7 @@ fn validate_image_whitespace(container: &Value, path: &FieldPath) -> Vec<FieldEr
     if image.trim() == image {
         Vec::new()
     } else {
-        vec![FieldError::invalid(
-            path.child("image"),
-            Value::from(image),
-            "must not have leading or trailing whitespace",
-        )]
+        vec![FieldError::invalid(path.child("image"), Value::from(image), "must not have leading or trailing whitespace")]
     }
 }
 
@@ -237,11 +215,7 @@ fn validate_pod_annotations(obj: &Value) -> Vec<FieldError> {
     }
     if let Some(cost) = str_at(obj, &["metadata", "annotations", DELETION_COST_ANNOTATION]) {
         if cost.parse::<i32>().is_err() {
-            errors.push(FieldError::invalid(
-                path.key(DELETION_COST_ANNOTATION),
-                Value::from(cost),
-                "must be a 32bit integer",
-            ));
+            errors.push(FieldError::invalid(path.key(DELETION_COST_ANNOTATION), Value::from(cost), "must be a 32bit integer"));
         }
     }
     errors
@@ -258,11 +232,8 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
     errors.extend(validate_mirror_annotation_update(new, old));
     let spec_path = FieldPath::new("spec");
     for list in ["containers", "initContainers"] {
-        let (container_errors, stop) = validate_container_updates(
-            array_at(new, &["spec", list]),
-            array_at(old, &["spec", list]),
-            &spec_path.child(list),
-        );
+        let (container_errors, stop) =
+            validate_container_updates(array_at(new, &["spec", list]), array_at(old, &["spec", list]), &spec_path.child(list));
         errors.extend(container_errors);
         if stop {
             return errors;
@@ -273,57 +244,29 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
             errors.push(deadline_error);
             return errors;
         }
-        None => errors.extend(validate_only_added_tolerations(
-            new,
-            old,
-            &spec_path.child("tolerations"),
-        )),
+        None => errors.extend(validate_only_added_tolerations(new, old, &spec_path.child("tolerations"))),
     }
-    errors.extend(validate_only_deleted_gates(
-        new,
-        old,
-        &spec_path.child("schedulingGates"),
-    ));
+    errors.extend(validate_only_deleted_gates(new, old, &spec_path.child("schedulingGates")));
     errors.extend(validate_remaining_spec(new, old, &spec_path));
     errors
 }
 
 fn validate_mirror_annotation_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    let path = FieldPath::new("metadata")
-        .child("annotations")
-        .key(MIRROR_POD_ANNOTATION);
-    let annotation = |obj: &Value| {
-        str_at(obj, &["metadata", "annotations", MIRROR_POD_ANNOTATION]).map(str::to_string)
-    };
+    let path = FieldPath::new("metadata").child("annotations").key(MIRROR_POD_ANNOTATION);
+    let annotation = |obj: &Value| str_at(obj, &["metadata", "annotations", MIRROR_POD_ANNOTATION]).map(str::to_string);
     match (annotation(old), annotation(new)) {
         (Some(before), after) if after.as_deref() != Some(before.as_str()) => {
-            vec![FieldError::forbidden(
-                path,
-                "may not remove or update mirror pod annotation",
-            )]
+            vec![FieldError::forbidden(path, "may not remove or update mirror pod annotation")]
         }
-        (None, Some(_)) => vec![FieldError::forbidden(
-            path,
-            "may not add mirror pod annotation",
-        )],
+        (None, Some(_)) => vec![FieldError::forbidden(path, "may not add mirror pod annotation")],
         _ => Vec::new(),
     }
 }
 
 /// Upstream `ValidateContainerUpdates`; the flag says the rest of the checks cannot run (count changed).
-fn validate_container_updates(
-    new: &[Value],
-    old: &[Value],
-    path: &FieldPath,
-) -> (Vec<FieldError>, bool) {
+fn validate_container_updates(new: &[Value], old: &[Value], path: &FieldPath) -> (Vec<FieldError>, bool) {
     if new.len() != old.len() {
-        return (
-            vec![FieldError::forbidden(
-                path,
-                "pod updates may not add or remove containers",
-            )],
-            true,
-        );
+        return (vec![FieldError::forbidden(path, "pod updates may not add or remove containers")], true);
     }
     let mut errors = Vec::new();
     for (index, container) in new.iter().enumerate() {
@@ -346,27 +289,15 @@ fn validate_container_updates(
 fn validate_deadline_update(new: &Value, old: &Value, path: &FieldPath) -> Option<FieldError> {
     let old_deadline = i64_at(old, &["spec", "activeDeadlineSeconds"]);
     let Some(new_deadline) = i64_at(new, &["spec", "activeDeadlineSeconds"]) else {
-        return old_deadline.map(|_| {
-            FieldError::invalid(
-                path,
-                Value::Null,
-                "must not update from a positive integer to nil value",
-            )
-        });
+        return old_deadline.map(|_| FieldError::invalid(path, Value::Null, "must not update from a positive integer to nil value"));
     };
     if !(0..=i64::from(i32::MAX)).contains(&new_deadline) {
-        return Some(FieldError::invalid(
-            path,
-            Value::from(new_deadline),
-            super::meta::inclusive_range_error(0, i64::from(i32::MAX)),
-        ));
+        return Some(FieldError::invalid(path, Value::from(new_deadline), super::meta::inclusive_range_error(0, i64::from(i32::MAX))));
     }
     match old_deadline {
-        Some(old_deadline) if old_deadline < new_deadline => Some(FieldError::invalid(
-            path,
-            Value::from(new_deadline),
-            "must be less than or equal to previous value",
-        )),
+        Some(old_deadline) if old_deadline < new_deadline => {
+            Some(FieldError::invalid(path, Value::from(new_deadline), "must be less than or equal to previous value"))
+        }
         _ => None,
     }
 }
@@ -382,31 +313,17 @@ fn validate_only_added_tolerations(new: &Value, old: &Value, path: &FieldPath) -
         copy
     };
     for old_toleration in array_at(old, &["spec", "tolerations"]) {
-        if !new_tolerations.iter().any(|candidate| {
-            semantic_eq(
-                &without_seconds(candidate),
-                &without_seconds(old_toleration),
-            )
-        }) {
-            return vec![FieldError::forbidden(
-                path,
-                "existing toleration can not be modified except its tolerationSeconds",
-            )];
+        if !new_tolerations.iter().any(|candidate| semantic_eq(&without_seconds(candidate), &without_seconds(old_toleration))) {
+            return vec![FieldError::forbidden(path, "existing toleration can not be modified except its tolerationSeconds")];
         }
     }
     validate_tolerations(new_tolerations, path)
 }
 
 fn validate_only_deleted_gates(new: &Value, old: &Value, path: &FieldPath) -> Vec<FieldError> {
-    let old_gates: Vec<&str> = array_at(old, &["spec", "schedulingGates"])
-        .iter()
-        .map(|gate| string_or_empty(gate, &["name"]))
-        .collect();
+    let old_gates: Vec<&str> = array_at(old, &["spec", "schedulingGates"]).iter().map(|gate| string_or_empty(gate, &["name"])).collect();
     let mut errors = Vec::new();
-    for (index, gate) in array_at(new, &["spec", "schedulingGates"])
-        .iter()
-        .enumerate()
-    {
+    for (index, gate) in array_at(new, &["spec", "schedulingGates"]).iter().enumerate() {
         let name = string_or_empty(gate, &["name"]);
         if !old_gates.contains(&name) {
             errors.push(FieldError::forbidden(
@@ -423,22 +340,14 @@ fn validate_only_deleted_gates(new: &Value, old: &Value, path: &FieldPath) -> Ve
 fn validate_remaining_spec(new: &Value, old: &Value, path: &FieldPath) -> Vec<FieldError> {
     let empty = Value::Object(Map::new());
     let old_spec = get(old, &["spec"]).unwrap_or(&empty);
-    let mut munged = get(new, &["spec"])
-        .cloned()
-        .unwrap_or_else(|| empty.clone());
+    let mut munged = get(new, &["spec"]).cloned().unwrap_or_else(|| empty.clone());
     let mut errors = Vec::new();
     for list in ["containers", "initContainers"] {
-        let old_images: Vec<Value> = array_at(old_spec, &[list])
-            .iter()
-            .map(|container| get(container, &["image"]).cloned().unwrap_or(Value::Null))
-            .collect();
+        let old_images: Vec<Value> =
+            array_at(old_spec, &[list]).iter().map(|container| get(container, &["image"]).cloned().unwrap_or(Value::Null)).collect();
         let mut index = 0;
         for_each_mut(&mut munged, &[list], |container| {
-            set(
-                container,
-                &["image"],
-                old_images.get(index).cloned().unwrap_or(Value::Null),
-            );
+            set(container, &["image"], old_images.get(index).cloned().unwrap_or(Value::Null));
             index += 1;
         });
     }
@@ -446,50 +355,26 @@ fn validate_remaining_spec(new: &Value, old: &Value, path: &FieldPath) -> Vec<Fi
         copy_from(&mut munged, old_spec, &[field]);
     }
     let old_grace = i64_at(old_spec, &["terminationGracePeriodSeconds"]);
-    if old_grace.is_some_and(|grace| grace < 0)
-        && i64_at(&munged, &["terminationGracePeriodSeconds"]) == Some(1)
-    {
-        set(
-            &mut munged,
-            &["terminationGracePeriodSeconds"],
-            Value::from(old_grace),
-        );
+    if old_grace.is_some_and(|grace| grace < 0) && i64_at(&munged, &["terminationGracePeriodSeconds"]) == Some(1) {
+        set(&mut munged, &["terminationGracePeriodSeconds"], Value::from(old_grace));
     }
     if !array_at(old_spec, &["schedulingGates"]).is_empty() {
-        errors.extend(take_added_node_selectors(
-            &mut munged,
-            old_spec,
-            &path.child("nodeSelector"),
-        ));
+        errors.extend(take_added_node_selectors(&mut munged, old_spec, &path.child("nodeSelector")));
     }
     if !semantic_eq(&munged, old_spec) {
         let mut differences = Vec::new();
         describe_differences(old_spec, &munged, "spec", &mut differences);
-        let detail = format!(
-            "pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}",
-            differences.join("\n")
-        );
+        let detail = format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}", differences.join("\n"));
         errors.push(FieldError::forbidden(path, detail));
     }
     errors
 }
 
 /// Gated pods may gain node selectors (not lose or change them); accepted additions are taken over.
-fn take_added_node_selectors(
-    munged: &mut Value,
-    old_spec: &Value,
-    path: &FieldPath,
-) -> Vec<FieldError> {
-    let new_selector = object_at(munged, &["nodeSelector"])
-        .cloned()
-        .unwrap_or_default();
-    let old_selector = object_at(old_spec, &["nodeSelector"])
-        .cloned()
-        .unwrap_or_default();
-    if old_selector
-        .iter()
-        .any(|(key, value)| new_selector.get(key) != Some(value))
-    {
+fn take_added_node_selectors(munged: &mut Value, old_spec: &Value, path: &FieldPath) -> Vec<FieldError> {
+    let new_selector = object_at(munged, &["nodeSelector"]).cloned().unwrap_or_default();
+    let old_selector = object_at(old_spec, &["nodeSelector"]).cloned().unwrap_or_default();
+    if old_selector.iter().any(|(key, value)| new_selector.get(key) != Some(value)) {
         let rendered = super::meta::go_string_map(Some(&new_selector));
         return vec![super::meta::invalid_rendered(
             path,
@@ -512,16 +397,11 @@ fn describe_differences(old: &Value, new: &Value, path: &str, lines: &mut Vec<St
             keys.sort();
             keys.dedup();
             for key in keys {
-                let (before, after) = (
-                    old_map.get(key).unwrap_or(&Value::Null),
-                    new_map.get(key).unwrap_or(&Value::Null),
-                );
+                let (before, after) = (old_map.get(key).unwrap_or(&Value::Null), new_map.get(key).unwrap_or(&Value::Null));
                 describe_differences(before, after, &format!("{path}.{key}"), lines);
             }
         }
-        (Value::Array(old_items), Value::Array(new_items))
-            if old_items.len() == new_items.len() =>
-        {
+        (Value::Array(old_items), Value::Array(new_items)) if old_items.len() == new_items.len() => {
             for (index, (before, after)) in old_items.iter().zip(new_items).enumerate() {
                 describe_differences(before, after, &format!("{path}[{index}]"), lines);
             }
@@ -578,15 +458,8 @@ mod tests {
         assert_eq!(container["terminationMessagePath"], "/dev/termination-log");
         assert_eq!(container["terminationMessagePolicy"], "File");
         assert_eq!(container["resources"], json!({}));
-        assert_eq!(
-            pod["status"],
-            json!({"phase": "Pending", "qosClass": "BestEffort"})
-        );
-        assert!(
-            validate_pod(&pod).is_empty(),
-            "{:?}",
-            messages(&validate_pod(&pod))
-        );
+        assert_eq!(pod["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));
+        assert!(validate_pod(&pod).is_empty(), "{:?}", messages(&validate_pod(&pod)));
     }
 
     #[test]
@@ -602,17 +475,14 @@ mod tests {
     #[test]
     fn requests_default_to_limits_and_qos_follows() {
         let mut pod = minimal_pod();
-        pod["spec"]["containers"][0]["resources"] =
-            json!({"limits": {"cpu": "500m", "memory": "128Mi"}});
+        pod["spec"]["containers"][0]["resources"] = json!({"limits": {"cpu": "500m", "memory": "128Mi"}});
         let pod = created(pod);
-        assert_eq!(
-            pod["spec"]["containers"][0]["resources"]["requests"],
-            json!({"cpu": "500m", "memory": "128Mi"})
-        );
+        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "500m", "memory": "128Mi"}));
         assert_eq!(pod["status"]["qosClass"], "Guaranteed");
         let burstable = json!({"containers": [{"resources": {"requests": {"cpu": "100m"}}}]});
         assert_eq!(compute_qos_class(&burstable), "Burstable");
-        let uneven = json!({"containers": [{"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}}}]});
+        let uneven =
+            json!({"containers": [{"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}}}]});
         assert_eq!(compute_qos_class(&uneven), "Burstable");
     }
 
@@ -623,22 +493,19 @@ mod tests {
         pod["spec"]["nodeName"] = json!("node-1");
         let pod = created(pod);
         assert_eq!(pod["status"]["conditions"][0]["reason"], "SchedulingGated");
-        assert_eq!(messages(&validate_pod(&pod)), vec!["spec.nodeName: Forbidden: cannot be set until all schedulingGates have been cleared"]);
+        assert_eq!(
+            messages(&validate_pod(&pod)),
+            vec!["spec.nodeName: Forbidden: cannot be set until all schedulingGates have been cleared"]
+        );
     }
 
     #[test]
     fn missing_image_reads_like_kubectl_shows_it() {
         let mut pod = minimal_pod();
-        pod["spec"]["containers"][0]
-            .as_object_mut()
-            .unwrap()
-            .remove("image");
+        pod["spec"]["containers"][0].as_object_mut().unwrap().remove("image");
         let pod = created(pod);
         let error = crate::api::status::ApiError::invalid("", "Pod", "web", validate_pod(&pod));
-        assert_eq!(
-            error.to_string(),
-            "Pod \"web\" is invalid: spec.containers[0].image: Required value"
-        );
+        assert_eq!(error.to_string(), "Pod \"web\" is invalid: spec.containers[0].image: Required value");
     }
 
     #[test]
@@ -647,23 +514,15 @@ mod tests {
         let mut new = old.clone();
         new["spec"]["containers"][0]["image"] = json!("nginx:1.27");
         new["spec"]["activeDeadlineSeconds"] = json!(60);
-        new["spec"]["tolerations"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "extra", "operator": "Exists"}));
-        assert!(
-            validate_pod_update(&new, &old).is_empty(),
-            "{:?}",
-            messages(&validate_pod_update(&new, &old))
-        );
+        new["spec"]["tolerations"].as_array_mut().unwrap().push(json!({"key": "extra", "operator": "Exists"}));
+        assert!(validate_pod_update(&new, &old).is_empty(), "{:?}", messages(&validate_pod_update(&new, &old)));
 
         let mut changed = old.clone();
         changed["spec"]["restartPolicy"] = json!("Never");
         let rendered = messages(&validate_pod_update(&changed, &old));
         assert_eq!(rendered.len(), 1);
         assert!(rendered[0].starts_with("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"));
-        assert!(rendered[0]
-            .ends_with("- spec.restartPolicy: \"Always\"\n+ spec.restartPolicy: \"Never\""));
+        assert!(rendered[0].ends_with("- spec.restartPolicy: \"Always\"\n+ spec.restartPolicy: \"Never\""));
     }
 
     #[test]
@@ -671,20 +530,23 @@ mod tests {
         let mut old = created(minimal_pod());
         old["spec"]["activeDeadlineSeconds"] = json!(30);
         let mut more = old.clone();
-        more["spec"]["containers"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "b", "image": "b"}));
+        more["spec"]["containers"].as_array_mut().unwrap().push(json!({"name": "b", "image": "b"}));
         assert_eq!(
             messages(&validate_pod_update(&more, &old)).last().unwrap(),
             "spec.containers: Forbidden: pod updates may not add or remove containers"
         );
         let mut longer = old.clone();
         longer["spec"]["activeDeadlineSeconds"] = json!(60);
-        assert_eq!(messages(&validate_pod_update(&longer, &old)), vec!["spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value"]);
+        assert_eq!(
+            messages(&validate_pod_update(&longer, &old)),
+            vec!["spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value"]
+        );
         let mut removed = old.clone();
         removed["spec"]["tolerations"] = json!([]);
-        assert_eq!(messages(&validate_pod_update(&removed, &old)), vec!["spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"]);
+        assert_eq!(
+            messages(&validate_pod_update(&removed, &old)),
+            vec!["spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"]
+        );
     }
 
     #[test]

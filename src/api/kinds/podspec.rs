@@ -7,8 +7,7 @@
 use serde_json::{json, Value};
 
 use super::value::{
-    for_each_mut, get, is_set, object_at, object_mut, set, set_default, set_default_str, str_at,
-    string_or_empty, with_object,
+    for_each_mut, get, is_set, object_at, object_mut, set, set_default, set_default_str, str_at, string_or_empty, with_object,
 };
 
 /// The container lists of a pod spec; each gets the same container defaults.
@@ -39,8 +38,7 @@ pub fn default_pod_template(template: &mut Value) {
 /// `serviceAccount` and writes `serviceAccount` back, so both always agree.
 fn mirror_service_account(spec: &mut Value) {
     if string_or_empty(spec, &["serviceAccountName"]).is_empty() {
-        if let Some(deprecated) = str_at(spec, &["serviceAccount"]).filter(|name| !name.is_empty())
-        {
+        if let Some(deprecated) = str_at(spec, &["serviceAccount"]).filter(|name| !name.is_empty()) {
             let name = deprecated.to_string();
             set(spec, &["serviceAccountName"], Value::from(name));
         }
@@ -57,19 +55,11 @@ fn default_container(container: &mut Value) {
         let policy = default_pull_policy(string_or_empty(container, &["image"]));
         set(container, &["imagePullPolicy"], Value::from(policy));
     }
-    set_default_str(
-        container,
-        &["terminationMessagePath"],
-        "/dev/termination-log",
-    );
+    set_default_str(container, &["terminationMessagePath"], "/dev/termination-log");
     set_default_str(container, &["terminationMessagePolicy"], "File");
     set_default(container, &["resources"], json!({}));
-    for_each_mut(container, &["ports"], |port| {
-        set_default_str(port, &["protocol"], "TCP")
-    });
-    for_each_mut(container, &["env"], |env| {
-        with_object(env, &["valueFrom", "fieldRef"], default_field_ref)
-    });
+    for_each_mut(container, &["ports"], |port| set_default_str(port, &["protocol"], "TCP"));
+    for_each_mut(container, &["env"], |env| with_object(env, &["valueFrom", "fieldRef"], default_field_ref));
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
         with_object(container, &[probe], default_probe);
     }
@@ -135,43 +125,24 @@ const DEFAULT_FILE_MODE: i64 = 0o644;
 
 /// `SetDefaults_Volume` and the defaults of each volume source.
 fn default_volume(volume: &mut Value) {
-    let has_source =
-        object_at(volume, &[]).is_some_and(|fields| fields.keys().any(|key| key != "name"));
+    let has_source = object_at(volume, &[]).is_some_and(|fields| fields.keys().any(|key| key != "name"));
     if !has_source {
         set(volume, &["emptyDir"], json!({}));
     }
     for source in ["configMap", "secret", "downwardAPI", "projected"] {
         if is_set(volume, &[source]) {
-            set_default(
-                volume,
-                &[source, "defaultMode"],
-                Value::from(DEFAULT_FILE_MODE),
-            );
+            set_default(volume, &[source, "defaultMode"], Value::from(DEFAULT_FILE_MODE));
         }
     }
-    for_each_mut(volume, &["downwardAPI", "items"], |item| {
-        with_object(item, &["fieldRef"], default_field_ref)
-    });
+    for_each_mut(volume, &["downwardAPI", "items"], |item| with_object(item, &["fieldRef"], default_field_ref));
     for_each_mut(volume, &["projected", "sources"], default_projection);
     if is_set(volume, &["hostPath"]) {
         set_default(volume, &["hostPath", "type"], Value::from(""));
     }
-    with_object(
-        volume,
-        &["ephemeral", "volumeClaimTemplate", "spec"],
-        default_claim_spec,
-    );
+    with_object(volume, &["ephemeral", "volumeClaimTemplate", "spec"], default_claim_spec);
     if let Some(image) = object_mut(volume, &["image"]) {
-        if image
-            .get("pullPolicy")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .is_empty()
-        {
-            let reference = image
-                .get("reference")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+        if image.get("pullPolicy").and_then(Value::as_str).unwrap_or_default().is_empty() {
+            let reference = image.get("reference").and_then(Value::as_str).unwrap_or_default();
             let policy = default_pull_policy(reference);
             image.insert("pullPolicy".into(), Value::from(policy));
         }
@@ -180,15 +151,9 @@ fn default_volume(volume: &mut Value) {
 
 fn default_projection(source: &mut Value) {
     if is_set(source, &["serviceAccountToken"]) {
-        set_default(
-            source,
-            &["serviceAccountToken", "expirationSeconds"],
-            json!(3600),
-        );
+        set_default(source, &["serviceAccountToken", "expirationSeconds"], json!(3600));
     }
-    for_each_mut(source, &["downwardAPI", "items"], |item| {
-        with_object(item, &["fieldRef"], default_field_ref)
-    });
+    for_each_mut(source, &["downwardAPI", "items"], |item| with_object(item, &["fieldRef"], default_field_ref));
 }
 
 /// `SetDefaults_PersistentVolumeClaimSpec`: claims are filesystems unless they say otherwise.
@@ -206,10 +171,7 @@ mod tests {
         assert_eq!(default_pull_policy("nginx:latest"), "Always");
         assert_eq!(default_pull_policy("localhost:5000/nginx"), "Always");
         assert_eq!(default_pull_policy("nginx:1.27"), "IfNotPresent");
-        assert_eq!(
-            default_pull_policy("localhost:5000/nginx:1.27"),
-            "IfNotPresent"
-        );
+        assert_eq!(default_pull_policy("localhost:5000/nginx:1.27"), "IfNotPresent");
         assert_eq!(default_pull_policy("nginx@sha256:abcd"), "IfNotPresent");
         assert_eq!(default_pull_policy(""), "IfNotPresent");
     }
@@ -235,10 +197,7 @@ mod tests {
         assert_eq!(container["terminationMessagePolicy"], "File");
         assert_eq!(container["resources"], json!({}));
         assert_eq!(container["ports"][0]["protocol"], "TCP");
-        assert_eq!(
-            container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"],
-            "v1"
-        );
+        assert_eq!(container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"], "v1");
         assert_eq!(
             container["readinessProbe"],
             json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})

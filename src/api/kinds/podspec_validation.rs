@@ -8,17 +8,14 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::containers::{
-    validate_choice, validate_containers, validate_id, validate_init_containers,
-    validate_seccomp_profile, PodContext,
+    validate_choice, validate_containers, validate_id, validate_init_containers, validate_seccomp_profile, PodContext,
 };
 use super::meta::{
-    inclusive_range_error, invalid_each, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
-    is_valid_label_value, validate_annotations, validate_ip, validate_labels,
+    inclusive_range_error, invalid_each, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
+    validate_annotations, validate_ip, validate_labels,
 };
 use super::selector::validate_label_selector;
-use super::value::{
-    array_at, bool_at, get, i64_at, is_set, object_at, str_at, string_or_empty, FieldPath,
-};
+use super::value::{array_at, bool_at, get, i64_at, is_set, object_at, str_at, string_or_empty, FieldPath};
 use super::volumes::validate_volumes;
 use crate::api::status::FieldError;
 
@@ -28,62 +25,25 @@ pub fn validate_pod_spec(spec: &Value, path: &FieldPath, is_pod: bool) -> Vec<Fi
     let mut errors = Vec::new();
     let grace_period = i64_at(spec, &["terminationGracePeriodSeconds"]);
     if grace_period.is_none() {
-        errors.push(FieldError::required(
-            path.child("terminationGracePeriodSeconds"),
-            "",
-        ));
+        errors.push(FieldError::required(path.child("terminationGracePeriodSeconds"), ""));
     }
     let (volumes, volume_errors) = validate_volumes(spec, &path.child("volumes"));
     errors.extend(volume_errors);
-    let context = PodContext {
-        volumes: &volumes,
-        grace_period,
-    };
+    let context = PodContext { volumes: &volumes, grace_period };
     let containers = array_at(spec, &["containers"]);
-    errors.extend(validate_containers(
-        containers,
-        &path.child("containers"),
-        &context,
-    ));
-    errors.extend(validate_init_containers(
-        array_at(spec, &["initContainers"]),
-        containers,
-        &path.child("initContainers"),
-        &context,
-    ));
+    errors.extend(validate_containers(containers, &path.child("containers"), &context));
+    errors.extend(validate_init_containers(array_at(spec, &["initContainers"]), containers, &path.child("initContainers"), &context));
     errors.extend(validate_host_network_ports(spec, path, is_pod));
-    errors.extend(validate_choice(
-        spec,
-        "restartPolicy",
-        &["Always", "OnFailure", "Never"],
-        path,
-    ));
-    errors.extend(validate_choice(
-        spec,
-        "dnsPolicy",
-        &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
-        path,
-    ));
-    errors.extend(validate_labels(
-        object_at(spec, &["nodeSelector"]),
-        &path.child("nodeSelector"),
-    ));
-    errors.extend(validate_pod_security_context(
-        spec,
-        &path.child("securityContext"),
-    ));
+    errors.extend(validate_choice(spec, "restartPolicy", &["Always", "OnFailure", "Never"], path));
+    errors.extend(validate_choice(spec, "dnsPolicy", &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"], path));
+    errors.extend(validate_labels(object_at(spec, &["nodeSelector"]), &path.child("nodeSelector")));
+    errors.extend(validate_pod_security_context(spec, &path.child("securityContext")));
     errors.extend(validate_affinity(spec, &path.child("affinity")));
     errors.extend(validate_dns_config(spec, &path.child("dnsConfig")));
     errors.extend(validate_gates(spec, path));
-    errors.extend(validate_topology_spread(
-        array_at(spec, &["topologySpreadConstraints"]),
-        &path.child("topologySpreadConstraints"),
-    ));
+    errors.extend(validate_topology_spread(array_at(spec, &["topologySpreadConstraints"]), &path.child("topologySpreadConstraints")));
     errors.extend(validate_referenced_names(spec, path));
-    errors.extend(validate_tolerations(
-        array_at(spec, &["tolerations"]),
-        &path.child("tolerations"),
-    ));
+    errors.extend(validate_tolerations(array_at(spec, &["tolerations"]), &path.child("tolerations")));
     errors.extend(validate_host_aliases(spec, &path.child("hostAliases")));
     errors.extend(validate_scheduling_choices(spec, path));
     errors
@@ -92,20 +52,10 @@ pub fn validate_pod_spec(spec: &Value, path: &FieldPath, is_pod: bool) -> Vec<Fi
 /// Upstream `ValidatePodTemplateSpec`: template labels and annotations, the spec, and no ephemeral containers.
 pub fn validate_pod_template(template: &Value, path: &FieldPath) -> Vec<FieldError> {
     let metadata = path.child("metadata");
-    let mut errors = validate_labels(
-        object_at(template, &["metadata", "labels"]),
-        &metadata.child("labels"),
-    );
-    errors.extend(validate_annotations(
-        object_at(template, &["metadata", "annotations"]),
-        &metadata.child("annotations"),
-    ));
+    let mut errors = validate_labels(object_at(template, &["metadata", "labels"]), &metadata.child("labels"));
+    errors.extend(validate_annotations(object_at(template, &["metadata", "annotations"]), &metadata.child("annotations")));
     let empty = Value::Object(Default::default());
-    errors.extend(validate_pod_spec(
-        get(template, &["spec"]).unwrap_or(&empty),
-        &path.child("spec"),
-        false,
-    ));
+    errors.extend(validate_pod_spec(get(template, &["spec"]).unwrap_or(&empty), &path.child("spec"), false));
     if !array_at(template, &["spec", "ephemeralContainers"]).is_empty() {
         errors.push(FieldError::forbidden(
             path.child("spec").child("ephemeralContainers"),
@@ -126,12 +76,7 @@ fn validate_host_network_ports(spec: &Value, path: &FieldPath, is_pod: bool) -> 
             let host_port = i64_at(port, &["hostPort"]).unwrap_or(0);
             let container_port = i64_at(port, &["containerPort"]).unwrap_or(0);
             if (is_pod || host_port != 0) && host_port != container_port {
-                let port_path = path
-                    .child("containers")
-                    .index(container_index)
-                    .child("ports")
-                    .index(port_index)
-                    .child("hostPort");
+                let port_path = path.child("containers").index(container_index).child("ports").index(port_index).child("hostPort");
                 errors.push(FieldError::invalid(
                     port_path,
                     Value::from(host_port),
@@ -149,22 +94,10 @@ fn validate_pod_security_context(spec: &Value, path: &FieldPath) -> Vec<FieldErr
         return Vec::new();
     };
     let mut errors = validate_id(i64_at(context, &["fsGroup"]), &path.child("fsGroup"));
-    errors.extend(validate_id(
-        i64_at(context, &["runAsUser"]),
-        &path.child("runAsUser"),
-    ));
-    errors.extend(validate_id(
-        i64_at(context, &["runAsGroup"]),
-        &path.child("runAsGroup"),
-    ));
-    for (index, group) in array_at(context, &["supplementalGroups"])
-        .iter()
-        .enumerate()
-    {
-        errors.extend(validate_id(
-            group.as_i64(),
-            &path.child("supplementalGroups").index(index),
-        ));
+    errors.extend(validate_id(i64_at(context, &["runAsUser"]), &path.child("runAsUser")));
+    errors.extend(validate_id(i64_at(context, &["runAsGroup"]), &path.child("runAsGroup")));
+    for (index, group) in array_at(context, &["supplementalGroups"]).iter().enumerate() {
+        errors.extend(validate_id(group.as_i64(), &path.child("supplementalGroups").index(index)));
     }
     if bool_at(spec, &["shareProcessNamespace"]) && bool_at(spec, &["hostPID"]) {
         errors.push(FieldError::invalid(
@@ -173,19 +106,10 @@ fn validate_pod_security_context(spec: &Value, path: &FieldPath) -> Vec<FieldErr
             "ShareProcessNamespace and HostPID cannot both be enabled",
         ));
     }
-    if let Some(policy) = str_at(context, &["fsGroupChangePolicy"])
-        .filter(|policy| !["Always", "OnRootMismatch"].contains(policy))
-    {
-        errors.push(FieldError::not_supported(
-            path.child("fsGroupChangePolicy"),
-            Value::from(policy),
-            &["Always", "OnRootMismatch"],
-        ));
+    if let Some(policy) = str_at(context, &["fsGroupChangePolicy"]).filter(|policy| !["Always", "OnRootMismatch"].contains(policy)) {
+        errors.push(FieldError::not_supported(path.child("fsGroupChangePolicy"), Value::from(policy), &["Always", "OnRootMismatch"]));
     }
-    errors.extend(validate_seccomp_profile(
-        get(context, &["seccompProfile"]),
-        &path.child("seccompProfile"),
-    ));
+    errors.extend(validate_seccomp_profile(get(context, &["seccompProfile"]), &path.child("seccompProfile")));
     errors
 }
 
@@ -196,42 +120,20 @@ fn validate_affinity(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     };
     let mut errors = Vec::new();
     let node = path.child("nodeAffinity");
-    if let Some(required) = get(
-        affinity,
-        &[
-            "nodeAffinity",
-            "requiredDuringSchedulingIgnoredDuringExecution",
-        ],
-    )
-    .filter(|found| !found.is_null())
+    if let Some(required) =
+        get(affinity, &["nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"]).filter(|found| !found.is_null())
     {
-        let terms_path = node
-            .child("requiredDuringSchedulingIgnoredDuringExecution")
-            .child("nodeSelectorTerms");
+        let terms_path = node.child("requiredDuringSchedulingIgnoredDuringExecution").child("nodeSelectorTerms");
         let terms = array_at(required, &["nodeSelectorTerms"]);
         if terms.is_empty() {
-            errors.push(FieldError::required(
-                &terms_path,
-                "must have at least one node selector term",
-            ));
+            errors.push(FieldError::required(&terms_path, "must have at least one node selector term"));
         }
         for (index, term) in terms.iter().enumerate() {
             errors.extend(validate_node_selector_term(term, &terms_path.index(index)));
         }
     }
-    for (index, preferred) in array_at(
-        affinity,
-        &[
-            "nodeAffinity",
-            "preferredDuringSchedulingIgnoredDuringExecution",
-        ],
-    )
-    .iter()
-    .enumerate()
-    {
-        let preferred_path = node
-            .child("preferredDuringSchedulingIgnoredDuringExecution")
-            .index(index);
+    for (index, preferred) in array_at(affinity, &["nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"]).iter().enumerate() {
+        let preferred_path = node.child("preferredDuringSchedulingIgnoredDuringExecution").index(index);
         errors.extend(validate_weight(preferred, &preferred_path));
         errors.extend(validate_node_selector_term(
             get(preferred, &["preference"]).unwrap_or(&Value::Null),
@@ -239,10 +141,7 @@ fn validate_affinity(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
         ));
     }
     for kind in ["podAffinity", "podAntiAffinity"] {
-        errors.extend(validate_pod_affinity(
-            get(affinity, &[kind]),
-            &path.child(kind),
-        ));
+        errors.extend(validate_pod_affinity(get(affinity, &[kind]), &path.child(kind)));
     }
     errors
 }
@@ -252,11 +151,7 @@ fn validate_weight(item: &Value, path: &FieldPath) -> Vec<FieldError> {
     if (1..=100).contains(&weight) {
         Vec::new()
     } else {
-        vec![FieldError::invalid(
-            path.child("weight"),
-            Value::from(weight),
-            "must be in the range 1-100",
-        )]
+        vec![FieldError::invalid(path.child("weight"), Value::from(weight), "must be in the range 1-100")]
     }
 }
 
@@ -264,63 +159,34 @@ fn validate_node_selector_term(term: &Value, path: &FieldPath) -> Vec<FieldError
     let mut errors = Vec::new();
     for (list, key_is_label) in [("matchExpressions", true), ("matchFields", false)] {
         for (index, requirement) in array_at(term, &[list]).iter().enumerate() {
-            errors.extend(validate_node_selector_requirement(
-                requirement,
-                key_is_label,
-                &path.child(list).index(index),
-            ));
+            errors.extend(validate_node_selector_requirement(requirement, key_is_label, &path.child(list).index(index)));
         }
     }
     errors
 }
 
 /// Upstream `ValidateNodeSelectorRequirement` (and its field-selector twin, whose only key is `metadata.name`).
-fn validate_node_selector_requirement(
-    requirement: &Value,
-    key_is_label: bool,
-    path: &FieldPath,
-) -> Vec<FieldError> {
+fn validate_node_selector_requirement(requirement: &Value, key_is_label: bool, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let values = array_at(requirement, &["values"]);
     match string_or_empty(requirement, &["operator"]) {
         "In" | "NotIn" if values.is_empty() => {
-            errors.push(FieldError::required(
-                path.child("values"),
-                "must be specified when `operator` is 'In' or 'NotIn'",
-            ));
+            errors.push(FieldError::required(path.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
         }
         "Exists" | "DoesNotExist" if !values.is_empty() => {
-            errors.push(FieldError::forbidden(
-                path.child("values"),
-                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            ));
+            errors.push(FieldError::forbidden(path.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
         }
         "Gt" | "Lt" if values.len() != 1 => {
-            errors.push(FieldError::required(
-                path.child("values"),
-                "must be specified single value when `operator` is 'Lt' or 'Gt'",
-            ));
+            errors.push(FieldError::required(path.child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"));
         }
         "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt" => {}
-        other => errors.push(FieldError::invalid(
-            path.child("operator"),
-            Value::from(other),
-            "not a valid selector operator",
-        )),
+        other => errors.push(FieldError::invalid(path.child("operator"), Value::from(other), "not a valid selector operator")),
     }
     let key = string_or_empty(requirement, &["key"]);
     if key_is_label {
-        errors.extend(invalid_each(
-            &path.child("key"),
-            key,
-            is_qualified_name(key),
-        ));
+        errors.extend(invalid_each(&path.child("key"), key, is_qualified_name(key)));
     } else if key != "metadata.name" {
-        errors.push(FieldError::invalid(
-            path.child("key"),
-            Value::from(key),
-            "not a valid field selector key",
-        ));
+        errors.push(FieldError::invalid(path.child("key"), Value::from(key), "not a valid field selector key"));
     }
     errors
 }
@@ -331,33 +197,15 @@ fn validate_pod_affinity(affinity: Option<&Value>, path: &FieldPath) -> Vec<Fiel
     };
     let mut errors = Vec::new();
     let required_path = path.child("requiredDuringSchedulingIgnoredDuringExecution");
-    for (index, term) in array_at(
-        affinity,
-        &["requiredDuringSchedulingIgnoredDuringExecution"],
-    )
-    .iter()
-    .enumerate()
-    {
-        errors.extend(validate_pod_affinity_term(
-            term,
-            &required_path.index(index),
-        ));
+    for (index, term) in array_at(affinity, &["requiredDuringSchedulingIgnoredDuringExecution"]).iter().enumerate() {
+        errors.extend(validate_pod_affinity_term(term, &required_path.index(index)));
     }
     let preferred_path = path.child("preferredDuringSchedulingIgnoredDuringExecution");
-    for (index, weighted) in array_at(
-        affinity,
-        &["preferredDuringSchedulingIgnoredDuringExecution"],
-    )
-    .iter()
-    .enumerate()
-    {
+    for (index, weighted) in array_at(affinity, &["preferredDuringSchedulingIgnoredDuringExecution"]).iter().enumerate() {
         let weighted_path = preferred_path.index(index);
         errors.extend(validate_weight(weighted, &weighted_path));
         let term = get(weighted, &["podAffinityTerm"]).unwrap_or(&Value::Null);
-        errors.extend(validate_pod_affinity_term(
-            term,
-            &weighted_path.child("podAffinityTerm"),
-        ));
+        errors.extend(validate_pod_affinity_term(term, &weighted_path.child("podAffinityTerm")));
     }
     errors
 }
@@ -371,24 +219,13 @@ fn validate_pod_affinity_term(term: &Value, path: &FieldPath) -> Vec<FieldError>
     }
     for namespace in array_at(term, &["namespaces"]) {
         let name = namespace.as_str().unwrap_or_default();
-        errors.extend(invalid_each(
-            &path.child("namespace"),
-            name,
-            is_dns1123_label(name),
-        ));
+        errors.extend(invalid_each(&path.child("namespace"), name, is_dns1123_label(name)));
     }
     let key = string_or_empty(term, &["topologyKey"]);
     if key.is_empty() {
-        errors.push(FieldError::required(
-            path.child("topologyKey"),
-            "can not be empty",
-        ));
+        errors.push(FieldError::required(path.child("topologyKey"), "can not be empty"));
     } else {
-        errors.extend(invalid_each(
-            &path.child("topologyKey"),
-            key,
-            is_qualified_name(key),
-        ));
+        errors.extend(invalid_each(&path.child("topologyKey"), key, is_qualified_name(key)));
     }
     errors
 }
@@ -396,15 +233,10 @@ fn validate_pod_affinity_term(term: &Value, path: &FieldPath) -> Vec<FieldError>
 /// Upstream `validatePodDNSConfig`.
 fn validate_dns_config(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     let config = get(spec, &["dnsConfig"]).filter(|found| found.is_object());
-    let nameservers = config
-        .map(|config| array_at(config, &["nameservers"]))
-        .unwrap_or(&[]);
+    let nameservers = config.map(|config| array_at(config, &["nameservers"])).unwrap_or(&[]);
     if string_or_empty(spec, &["dnsPolicy"]) == "None" {
         if config.is_none() {
-            return vec![FieldError::required(
-                path,
-                "must provide `dnsConfig` when `dnsPolicy` is None",
-            )];
+            return vec![FieldError::required(path, "must provide `dnsConfig` when `dnsPolicy` is None")];
         }
         if nameservers.is_empty() {
             return vec![FieldError::required(
@@ -425,10 +257,7 @@ fn validate_dns_config(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
         ));
     }
     for (index, server) in nameservers.iter().enumerate() {
-        errors.extend(validate_ip(
-            &path.child("nameservers").index(index),
-            server.as_str().unwrap_or_default(),
-        ));
+        errors.extend(validate_ip(&path.child("nameservers").index(index), server.as_str().unwrap_or_default()));
     }
     let searches = array_at(config, &["searches"]);
     if searches.len() > 32 {
@@ -442,19 +271,12 @@ fn validate_dns_config(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
         let domain = search.as_str().unwrap_or_default();
         if domain != "." {
             let trimmed = domain.strip_suffix('.').unwrap_or(domain);
-            errors.extend(invalid_each(
-                &path.child("searches").index(index),
-                trimmed,
-                subdomain_with_underscore_errors(trimmed),
-            ));
+            errors.extend(invalid_each(&path.child("searches").index(index), trimmed, subdomain_with_underscore_errors(trimmed)));
         }
     }
     for (index, option) in array_at(config, &["options"]).iter().enumerate() {
         if string_or_empty(option, &["name"]).is_empty() {
-            errors.push(FieldError::required(
-                path.child("options").index(index),
-                "must not be empty",
-            ));
+            errors.push(FieldError::required(path.child("options").index(index), "must not be empty"));
         }
     }
     errors
@@ -477,10 +299,7 @@ fn validate_gates(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     for (index, gate) in array_at(spec, &["readinessGates"]).iter().enumerate() {
         let condition = string_or_empty(gate, &["conditionType"]);
         errors.extend(invalid_each(
-            &path
-                .child("readinessGates")
-                .index(index)
-                .child("conditionType"),
+            &path.child("readinessGates").index(index).child("conditionType"),
             condition,
             is_qualified_name(condition),
         ));
@@ -504,18 +323,11 @@ fn validate_topology_spread(constraints: &[Value], path: &FieldPath) -> Vec<Fiel
         let constraint_path = path.index(index);
         let skew = i64_at(constraint, &["maxSkew"]).unwrap_or(0);
         if skew <= 0 {
-            errors.push(FieldError::invalid(
-                constraint_path.child("maxSkew"),
-                Value::from(skew),
-                "must be greater than zero",
-            ));
+            errors.push(FieldError::invalid(constraint_path.child("maxSkew"), Value::from(skew), "must be greater than zero"));
         }
         let key = string_or_empty(constraint, &["topologyKey"]);
         if key.is_empty() {
-            errors.push(FieldError::required(
-                constraint_path.child("topologyKey"),
-                "can not be empty",
-            ));
+            errors.push(FieldError::required(constraint_path.child("topologyKey"), "can not be empty"));
         }
         let action = string_or_empty(constraint, &["whenUnsatisfiable"]);
         if !["DoNotSchedule", "ScheduleAnyway"].contains(&action) {
@@ -525,23 +337,17 @@ fn validate_topology_spread(constraints: &[Value], path: &FieldPath) -> Vec<Fiel
                 &["DoNotSchedule", "ScheduleAnyway"],
             ));
         }
-        let repeated = constraints[index + 1..].iter().any(|later| {
-            string_or_empty(later, &["topologyKey"]) == key
-                && string_or_empty(later, &["whenUnsatisfiable"]) == action
-        });
+        let repeated = constraints[index + 1..]
+            .iter()
+            .any(|later| string_or_empty(later, &["topologyKey"]) == key && string_or_empty(later, &["whenUnsatisfiable"]) == action);
         if repeated {
             errors.push(FieldError::duplicate(
                 constraint_path.child("{topologyKey, whenUnsatisfiable}"),
                 Value::from(format!("{{{key}, {action}}}")),
             ));
         }
-        if let Some(selector) =
-            get(constraint, &["labelSelector"]).filter(|found| found.is_object())
-        {
-            errors.extend(validate_label_selector(
-                selector,
-                &constraint_path.child("labelSelector"),
-            ));
+        if let Some(selector) = get(constraint, &["labelSelector"]).filter(|found| found.is_object()) {
+            errors.extend(validate_label_selector(selector, &constraint_path.child("labelSelector")));
         }
     }
     errors
@@ -550,35 +356,18 @@ fn validate_topology_spread(constraints: &[Value], path: &FieldPath) -> Vec<Fiel
 /// Names of things the spec refers to, and its own DNS names.
 fn validate_referenced_names(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for field in [
-        "serviceAccountName",
-        "nodeName",
-        "priorityClassName",
-        "runtimeClassName",
-    ] {
-        if let Some(name) =
-            str_at(spec, &[field]).filter(|name| !name.is_empty() || field == "runtimeClassName")
-        {
-            errors.extend(invalid_each(
-                &path.child(field),
-                name,
-                is_dns1123_subdomain(name),
-            ));
+    for field in ["serviceAccountName", "nodeName", "priorityClassName", "runtimeClassName"] {
+        if let Some(name) = str_at(spec, &[field]).filter(|name| !name.is_empty() || field == "runtimeClassName") {
+            errors.extend(invalid_each(&path.child(field), name, is_dns1123_subdomain(name)));
         }
     }
     for field in ["hostname", "subdomain"] {
         let name = string_or_empty(spec, &[field]);
         if !name.is_empty() {
-            errors.extend(invalid_each(
-                &path.child(field),
-                name,
-                is_dns1123_label(name),
-            ));
+            errors.extend(invalid_each(&path.child(field), name, is_dns1123_label(name)));
         }
     }
-    if let Some(deadline) = i64_at(spec, &["activeDeadlineSeconds"])
-        .filter(|deadline| !(1..=i64::from(i32::MAX)).contains(deadline))
-    {
+    if let Some(deadline) = i64_at(spec, &["activeDeadlineSeconds"]).filter(|deadline| !(1..=i64::from(i32::MAX)).contains(deadline)) {
         errors.push(FieldError::invalid(
             path.child("activeDeadlineSeconds"),
             Value::from(deadline),
@@ -598,19 +387,11 @@ pub fn validate_tolerations(tolerations: &[Value], path: &FieldPath) -> Vec<Fiel
         let effect = string_or_empty(toleration, &["effect"]);
         let value = string_or_empty(toleration, &["value"]);
         if !key.is_empty() {
-            errors.extend(invalid_each(
-                &toleration_path.child("key"),
-                key,
-                is_qualified_name(key),
-            ));
+            errors.extend(invalid_each(&toleration_path.child("key"), key, is_qualified_name(key)));
         }
         if key.is_empty() && operator != "Exists" {
             let detail = "operator must be Exists when `key` is empty, which means \"match all values and all keys\"";
-            errors.push(FieldError::invalid(
-                toleration_path.child("operator"),
-                Value::from(operator),
-                detail,
-            ));
+            errors.push(FieldError::invalid(toleration_path.child("operator"), Value::from(operator), detail));
         }
         if is_set(toleration, &["tolerationSeconds"]) && effect != "NoExecute" {
             errors.push(FieldError::invalid(
@@ -623,11 +404,7 @@ pub fn validate_tolerations(tolerations: &[Value], path: &FieldPath) -> Vec<Fiel
             "Equal" | "" => {
                 let problems = is_valid_label_value(value);
                 if !problems.is_empty() {
-                    errors.push(FieldError::invalid(
-                        toleration_path.child("operator"),
-                        Value::from(value),
-                        problems.join(";"),
-                    ));
+                    errors.push(FieldError::invalid(toleration_path.child("operator"), Value::from(value), problems.join(";")));
                 }
             }
             "Exists" if !value.is_empty() => {
@@ -638,17 +415,10 @@ pub fn validate_tolerations(tolerations: &[Value], path: &FieldPath) -> Vec<Fiel
                 ));
             }
             "Exists" => {}
-            other => errors.push(FieldError::not_supported(
-                toleration_path.child("operator"),
-                Value::from(other),
-                &["Equal", "Exists"],
-            )),
+            other => errors.push(FieldError::not_supported(toleration_path.child("operator"), Value::from(other), &["Equal", "Exists"])),
         }
         if !effect.is_empty() {
-            errors.extend(validate_taint_effect(
-                effect,
-                &toleration_path.child("effect"),
-            ));
+            errors.extend(validate_taint_effect(effect, &toleration_path.child("effect")));
         }
     }
     errors
@@ -660,11 +430,7 @@ pub fn validate_taint_effect(effect: &str, path: &FieldPath) -> Vec<FieldError> 
     if EFFECTS.contains(&effect) {
         Vec::new()
     } else {
-        vec![FieldError::not_supported(
-            path,
-            Value::from(effect),
-            &EFFECTS,
-        )]
+        vec![FieldError::not_supported(path, Value::from(effect), &EFFECTS)]
     }
 }
 
@@ -672,17 +438,10 @@ fn validate_host_aliases(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (index, alias) in array_at(spec, &["hostAliases"]).iter().enumerate() {
         let alias_path = path.index(index);
-        errors.extend(validate_ip(
-            &alias_path.child("ip"),
-            string_or_empty(alias, &["ip"]),
-        ));
+        errors.extend(validate_ip(&alias_path.child("ip"), string_or_empty(alias, &["ip"])));
         for (host_index, host) in array_at(alias, &["hostnames"]).iter().enumerate() {
             let name = host.as_str().unwrap_or_default();
-            errors.extend(invalid_each(
-                &alias_path.child("hostnames").index(host_index),
-                name,
-                is_dns1123_subdomain(name),
-            ));
+            errors.extend(invalid_each(&alias_path.child("hostnames").index(host_index), name, is_dns1123_subdomain(name)));
         }
     }
     errors
@@ -692,20 +451,10 @@ fn validate_host_aliases(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
 fn validate_scheduling_choices(spec: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if is_set(spec, &["preemptionPolicy"]) {
-        errors.extend(validate_choice(
-            spec,
-            "preemptionPolicy",
-            &["PreemptLowerPriority", "Never"],
-            path,
-        ));
+        errors.extend(validate_choice(spec, "preemptionPolicy", &["PreemptLowerPriority", "Never"], path));
     }
     if let Some(os) = get(spec, &["os"]).filter(|found| found.is_object()) {
-        errors.extend(validate_choice(
-            os,
-            "name",
-            &["linux", "windows"],
-            &path.child("os"),
-        ));
+        errors.extend(validate_choice(os, "name", &["linux", "windows"], &path.child("os")));
     }
     errors
 }
@@ -720,17 +469,12 @@ mod tests {
             "containers": [{"name": "app", "image": "nginx", "imagePullPolicy": "Always", "terminationMessagePolicy": "File"}],
             "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30
         });
-        base.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         base
     }
 
     fn messages(spec: Value) -> Vec<String> {
-        validate_pod_spec(&spec, &FieldPath::new("spec"), true)
-            .iter()
-            .map(FieldError::to_message)
-            .collect()
+        validate_pod_spec(&spec, &FieldPath::new("spec"), true).iter().map(FieldError::to_message).collect()
     }
 
     #[test]
@@ -751,7 +495,10 @@ mod tests {
             ]
         );
         let bad = messages(spec(json!({"restartPolicy": "Sometimes"})));
-        assert_eq!(bad, vec!["spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""]);
+        assert_eq!(
+            bad,
+            vec!["spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""]
+        );
     }
 
     #[test]
@@ -772,18 +519,18 @@ mod tests {
     fn host_network_ports_must_match() {
         let with_port = spec(json!({"hostNetwork": true}));
         let mut pod_spec = with_port.clone();
-        pod_spec["containers"][0]["ports"] =
-            json!([{"containerPort": 80, "hostPort": 81, "protocol": "TCP"}]);
-        assert_eq!(messages(pod_spec), vec!["spec.containers[0].ports[0].hostPort: Invalid value: 81: must match `containerPort` when `hostNetwork` is true"]);
+        pod_spec["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 81, "protocol": "TCP"}]);
+        assert_eq!(
+            messages(pod_spec),
+            vec!["spec.containers[0].ports[0].hostPort: Invalid value: 81: must match `containerPort` when `hostNetwork` is true"]
+        );
     }
 
     #[test]
     fn dns_none_needs_nameservers_and_affinity_operators_are_checked() {
         assert_eq!(
             messages(spec(json!({"dnsPolicy": "None"}))),
-            vec![
-                "spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"
-            ]
+            vec!["spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"]
         );
         let affinity = json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "zone", "operator": "In"}]}
@@ -797,10 +544,7 @@ mod tests {
     fn template_rejects_ephemeral_containers() {
         let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": spec(json!({"ephemeralContainers": [{"name": "debug", "image": "busybox"}]}))});
         let rendered: Vec<String> =
-            validate_pod_template(&template, &FieldPath::new("spec").child("template"))
-                .iter()
-                .map(FieldError::to_message)
-                .collect();
+            validate_pod_template(&template, &FieldPath::new("spec").child("template")).iter().map(FieldError::to_message).collect();
         assert_eq!(rendered, vec!["spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template"]);
     }
 }

@@ -22,8 +22,7 @@ pub struct Quantity {
 }
 
 /// Upstream's message for text that is not a quantity at all.
-pub const QUANTITY_FORMAT_ERROR: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+pub const QUANTITY_FORMAT_ERROR: &str = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 const NUMERIC_ERROR: &str = "unable to parse numeric part of quantity";
 const SUFFIX_ERROR: &str = "unable to parse quantity's suffix";
 
@@ -81,26 +80,15 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let number_len = rest
-        .bytes()
-        .take_while(|c| c.is_ascii_digit() || *c == b'.')
-        .count();
+    let number_len = rest.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
     let (number, suffix) = rest.split_at(number_len);
-    if number.is_empty()
-        || !suffix
-            .bytes()
-            .all(|c| b"eEinumkKMGTP+-0123456789".contains(&c))
-    {
+    if number.is_empty() || !suffix.bytes().all(|c| b"eEinumkKMGTP+-0123456789".contains(&c)) {
         return Err(QUANTITY_FORMAT_ERROR.to_string());
     }
     let (mantissa, fraction_digits) = parse_decimal(number)?;
     let (scale, format) = parse_suffix(suffix)?;
-    let millis = scale_to_millis(mantissa, fraction_digits, scale)
-        .ok_or_else(|| NUMERIC_ERROR.to_string())?;
-    Ok(Quantity {
-        millis: if negative { -millis } else { millis },
-        format,
-    })
+    let millis = scale_to_millis(mantissa, fraction_digits, scale).ok_or_else(|| NUMERIC_ERROR.to_string())?;
+    Ok(Quantity { millis: if negative { -millis } else { millis }, format })
 }
 
 /// `12.50` → (1250, 2): the digits as one integer and how many of them follow the point.
@@ -114,13 +102,7 @@ fn parse_decimal(number: &str) -> Result<(i128, u32), String> {
     if trimmed.len() > 30 {
         return Err(NUMERIC_ERROR.to_string());
     }
-    let mantissa = if trimmed.is_empty() {
-        0
-    } else {
-        trimmed
-            .parse::<i128>()
-            .map_err(|_| NUMERIC_ERROR.to_string())?
-    };
+    let mantissa = if trimmed.is_empty() { 0 } else { trimmed.parse::<i128>().map_err(|_| NUMERIC_ERROR.to_string())? };
     Ok((mantissa, fraction.len() as u32))
 }
 
@@ -149,9 +131,7 @@ fn parse_suffix(suffix: &str) -> Result<(Scale, QuantityFormat), String> {
 }
 
 fn parse_exponent(suffix: &str) -> Result<(Scale, QuantityFormat), String> {
-    let exponent = suffix
-        .strip_prefix(['e', 'E'])
-        .ok_or_else(|| SUFFIX_ERROR.to_string())?;
+    let exponent = suffix.strip_prefix(['e', 'E']).ok_or_else(|| SUFFIX_ERROR.to_string())?;
     let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return Err(SUFFIX_ERROR.to_string());
@@ -184,17 +164,10 @@ impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.millis < 0 { "-" } else { "" };
         let magnitude = self.millis.unsigned_abs();
-        if self.format == QuantityFormat::BinarySI
-            && magnitude >= 1024 * 1000
-            && magnitude.is_multiple_of(1000)
-        {
+        if self.format == QuantityFormat::BinarySI && magnitude >= 1024 * 1000 && magnitude.is_multiple_of(1000) {
             return write!(f, "{sign}{}", binary_canonical(magnitude / 1000));
         }
-        write!(
-            f,
-            "{sign}{}",
-            decimal_canonical(magnitude, self.format == QuantityFormat::DecimalExponent)
-        )
+        write!(f, "{sign}{}", decimal_canonical(magnitude, self.format == QuantityFormat::DecimalExponent))
     }
 }
 
@@ -221,11 +194,7 @@ fn decimal_canonical(millis: u128, exponent_form: bool) -> String {
     }
     if exponent_form {
         let exponent = 3 * step as i32 - 3;
-        return if exponent == 0 {
-            value.to_string()
-        } else {
-            format!("{value}e{exponent}")
-        };
+        return if exponent == 0 { value.to_string() } else { format!("{value}e{exponent}") };
     }
     format!("{value}{}", SUFFIXES[step])
 }
@@ -251,11 +220,7 @@ mod tests {
         assert_eq!(millis("1E-3"), 1);
         assert_eq!(millis("-2"), -2000);
         assert_eq!(millis("+.5"), 500);
-        assert_eq!(
-            millis("1u"),
-            1,
-            "sub-milli values round up to one thousandth"
-        );
+        assert_eq!(millis("1u"), 1, "sub-milli values round up to one thousandth");
         assert_eq!(millis("1E"), 1_000_000_000_000_000_000_000);
     }
 
@@ -273,10 +238,7 @@ mod tests {
     #[test]
     fn compares_across_formats() {
         assert!(parse_quantity("1Gi").unwrap() > parse_quantity("1G").unwrap());
-        assert_eq!(
-            parse_quantity("1000m").unwrap(),
-            parse_quantity("1").unwrap()
-        );
+        assert_eq!(parse_quantity("1000m").unwrap(), parse_quantity("1").unwrap());
         assert_eq!(parse_quantity("1.5").unwrap().value(), 2);
     }
 

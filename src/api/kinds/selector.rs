@@ -10,15 +10,9 @@ use crate::api::status::FieldError;
 
 /// Upstream `ValidateLabelSelector` (strict label values): errors under `path`.
 pub fn validate_label_selector(selector: &Value, path: &FieldPath) -> Vec<FieldError> {
-    let mut errors = validate_labels(
-        object_at(selector, &["matchLabels"]),
-        &path.child("matchLabels"),
-    );
+    let mut errors = validate_labels(object_at(selector, &["matchLabels"]), &path.child("matchLabels"));
     for (index, requirement) in array_at(selector, &["matchExpressions"]).iter().enumerate() {
-        errors.extend(validate_requirement(
-            requirement,
-            &path.child("matchExpressions").index(index),
-        ));
+        errors.extend(validate_requirement(requirement, &path.child("matchExpressions").index(index)));
     }
     errors
 }
@@ -28,70 +22,44 @@ fn validate_requirement(requirement: &Value, path: &FieldPath) -> Vec<FieldError
     let values = array_at(requirement, &["values"]);
     match string_or_empty(requirement, &["operator"]) {
         "In" | "NotIn" if values.is_empty() => {
-            errors.push(FieldError::required(
-                path.child("values"),
-                "must be specified when `operator` is 'In' or 'NotIn'",
-            ));
+            errors.push(FieldError::required(path.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
         }
         "Exists" | "DoesNotExist" if !values.is_empty() => {
-            errors.push(FieldError::forbidden(
-                path.child("values"),
-                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            ));
+            errors.push(FieldError::forbidden(path.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
         }
         "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-        other => errors.push(FieldError::invalid(
-            path.child("operator"),
-            Value::from(other),
-            "not a valid selector operator",
-        )),
+        other => errors.push(FieldError::invalid(path.child("operator"), Value::from(other), "not a valid selector operator")),
     }
     let key = string_or_empty(requirement, &["key"]);
-    errors.extend(invalid_each(
-        &path.child("key"),
-        key,
-        is_qualified_name(key),
-    ));
+    errors.extend(invalid_each(&path.child("key"), key, is_qualified_name(key)));
     for (index, value) in values.iter().enumerate() {
         let text = value.as_str().unwrap_or_default();
-        errors.extend(invalid_each(
-            &path.child("values").index(index),
-            text,
-            is_valid_label_value(text),
-        ));
+        errors.extend(invalid_each(&path.child("values").index(index), text, is_valid_label_value(text)));
     }
     errors
 }
 
 /// Whether a selector has neither `matchLabels` nor `matchExpressions` (upstream's `Empty()`).
 pub fn is_empty_selector(selector: &Value) -> bool {
-    object_at(selector, &["matchLabels"]).is_none_or(Map::is_empty)
-        && array_at(selector, &["matchExpressions"]).is_empty()
+    object_at(selector, &["matchLabels"]).is_none_or(Map::is_empty) && array_at(selector, &["matchExpressions"]).is_empty()
 }
 
 /// Whether `selector` selects an object with `labels`. An absent selector selects nothing, as upstream's
 /// `LabelSelectorAsSelector(nil)`; `None` when the selector has an operator upstream cannot convert.
-pub fn selector_matches(
-    selector: Option<&Value>,
-    labels: Option<&Map<String, Value>>,
-) -> Option<bool> {
+pub fn selector_matches(selector: Option<&Value>, labels: Option<&Map<String, Value>>) -> Option<bool> {
     let Some(selector) = selector.filter(|found| !found.is_null()) else {
         return Some(false);
     };
     let empty = Map::new();
     let labels = labels.unwrap_or(&empty);
     let label = |key: &str| labels.get(key).and_then(Value::as_str);
-    let labels_match = object_at(selector, &["matchLabels"]).is_none_or(|wanted| {
-        wanted
-            .iter()
-            .all(|(key, value)| label(key) == value.as_str())
-    });
+    let labels_match =
+        object_at(selector, &["matchLabels"]).is_none_or(|wanted| wanted.iter().all(|(key, value)| label(key) == value.as_str()));
     let mut expressions_match = true;
     for requirement in array_at(selector, &["matchExpressions"]) {
         let key = string_or_empty(requirement, &["key"]);
         let values = array_at(requirement, &["values"]);
-        let listed = label(key)
-            .is_some_and(|current| values.iter().any(|value| value.as_str() == Some(current)));
+        let listed = label(key).is_some_and(|current| values.iter().any(|value| value.as_str() == Some(current)));
         expressions_match &= match string_or_empty(requirement, &["operator"]) {
             "In" => listed,
             "NotIn" => !listed,
@@ -129,7 +97,8 @@ mod tests {
             {"key": "canary", "operator": "DoesNotExist"}
         ]});
         assert_eq!(selector_matches(Some(&selector), Some(&app)), Some(true));
-        let wrong = json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}, {"key": "app", "operator": "In", "values": ["db"]}]});
+        let wrong =
+            json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}, {"key": "app", "operator": "In", "values": ["db"]}]});
         assert_eq!(selector_matches(Some(&wrong), Some(&app)), Some(false));
         let unknown = json!({"matchExpressions": [{"key": "x", "operator": "Near"}]});
         assert_eq!(selector_matches(Some(&unknown), Some(&app)), None);
@@ -139,14 +108,14 @@ mod tests {
     fn requirement_errors_read_like_upstream() {
         let selector = json!({"matchExpressions": [{"key": "a", "operator": "In"}, {"key": "b", "operator": "Exists", "values": ["x"]}, {"key": "c", "operator": "Near"}]});
         let rendered: Vec<String> =
-            validate_label_selector(&selector, &FieldPath::new("spec").child("selector"))
-                .iter()
-                .map(FieldError::to_message)
-                .collect();
-        assert_eq!(rendered, vec![
-            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
-            "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            "spec.selector.matchExpressions[2].operator: Invalid value: \"Near\": not a valid selector operator",
-        ]);
+            validate_label_selector(&selector, &FieldPath::new("spec").child("selector")).iter().map(FieldError::to_message).collect();
+        assert_eq!(
+            rendered,
+            vec![
+                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+                "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                "spec.selector.matchExpressions[2].operator: Invalid value: \"Near\": not a valid selector operator",
+            ]
+        );
     }
 }

@@ -33,10 +33,7 @@ pub fn bool_at(value: &Value, path: &[&str]) -> bool {
 
 /// The array at `path`, or an empty slice when absent: upstream treats a nil list and an empty one alike.
 pub fn array_at<'a>(value: &'a Value, path: &[&str]) -> &'a [Value] {
-    get(value, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    get(value, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// The object at `path`, if present and an object.
@@ -109,9 +106,7 @@ pub fn remove(value: &mut Value, path: &[&str]) {
     let Some((leaf, parents)) = path.split_last() else {
         return;
     };
-    let parent = parents
-        .iter()
-        .try_fold(value, |current, key| current.get_mut(key));
+    let parent = parents.iter().try_fold(value, |current, key| current.get_mut(key));
     if let Some(Value::Object(map)) = parent {
         map.remove(*leaf);
     }
@@ -119,9 +114,7 @@ pub fn remove(value: &mut Value, path: &[&str]) {
 
 /// Calls `apply` on each element of the array at `path`, if there is one.
 pub fn for_each_mut(value: &mut Value, path: &[&str], mut apply: impl FnMut(&mut Value)) {
-    let found = path
-        .iter()
-        .try_fold(value, |current, key| current.get_mut(key));
+    let found = path.iter().try_fold(value, |current, key| current.get_mut(key));
     if let Some(Value::Array(items)) = found {
         items.iter_mut().for_each(&mut apply);
     }
@@ -129,9 +122,7 @@ pub fn for_each_mut(value: &mut Value, path: &[&str], mut apply: impl FnMut(&mut
 
 /// Calls `apply` on the value at `path` when it is an object.
 pub fn with_object(value: &mut Value, path: &[&str], apply: impl FnOnce(&mut Value)) {
-    let found = path
-        .iter()
-        .try_fold(value, |current, key| current.get_mut(key));
+    let found = path.iter().try_fold(value, |current, key| current.get_mut(key));
     if let Some(target) = found.filter(|target| target.is_object()) {
         apply(target);
     }
@@ -146,12 +137,9 @@ pub fn semantic_eq(left: &Value, right: &Value) -> bool {
 
 fn normalized(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, item)| (key.clone(), normalized(item)))
-                .filter(|(_, item)| !is_zero(item))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(key, item)| (key.clone(), normalized(item))).filter(|(_, item)| !is_zero(item)).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
         other => other.clone(),
     }
@@ -231,22 +219,14 @@ mod tests {
 
     #[test]
     fn semantic_equality_ignores_unset_versus_empty() {
-        assert!(semantic_eq(
-            &json!({"a": [], "b": "", "c": {"d": null}}),
-            &json!({})
-        ));
+        assert!(semantic_eq(&json!({"a": [], "b": "", "c": {"d": null}}), &json!({})));
         assert!(!semantic_eq(&json!({"a": 0}), &json!({})));
         assert!(!semantic_eq(&json!({"a": "x"}), &json!({"a": "y"})));
     }
 
     #[test]
     fn field_paths_render_like_upstream() {
-        let path = FieldPath::new("spec")
-            .child("containers")
-            .index(0)
-            .child("resources")
-            .child("limits")
-            .key("cpu");
+        let path = FieldPath::new("spec").child("containers").index(0).child("resources").child("limits").key("cpu");
         assert_eq!(path.to_string(), "spec.containers[0].resources.limits[cpu]");
         assert_eq!(FieldPath::new("").child("data").to_string(), "data");
     }

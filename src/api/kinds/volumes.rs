@@ -62,17 +62,10 @@ pub fn validate_volumes<'a>(spec: &'a Value, path: &FieldPath) -> (Volumes<'a>, 
         if name.is_empty() {
             own.push(FieldError::required(volume_path.child("name"), ""));
         } else {
-            own.extend(invalid_each(
-                &volume_path.child("name"),
-                name,
-                is_dns1123_label(name),
-            ));
+            own.extend(invalid_each(&volume_path.child("name"), name, is_dns1123_label(name)));
         }
         if volumes.contains_key(name) {
-            own.push(FieldError::duplicate(
-                volume_path.child("name"),
-                Value::from(name),
-            ));
+            own.push(FieldError::duplicate(volume_path.child("name"), Value::from(name)));
         }
         if own.is_empty() {
             volumes.insert(name.to_string(), volume);
@@ -87,10 +80,7 @@ fn validate_source(volume: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut found = 0;
     for source in SOURCES.iter().filter(|source| is_set(volume, &[source])) {
         if found > 0 {
-            errors.push(FieldError::forbidden(
-                path.child(source),
-                "may not specify more than 1 volume type",
-            ));
+            errors.push(FieldError::forbidden(path.child(source), "may not specify more than 1 volume type"));
             continue;
         }
         found += 1;
@@ -135,30 +125,14 @@ fn validate_empty_dir(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     };
     match parse_quantity(limit) {
         Ok(quantity) if quantity.millis() < 0 => {
-            vec![FieldError::forbidden(
-                path.child("sizeLimit"),
-                "SizeLimit field must be a valid resource quantity",
-            )]
+            vec![FieldError::forbidden(path.child("sizeLimit"), "SizeLimit field must be a valid resource quantity")]
         }
         Ok(_) => Vec::new(),
-        Err(message) => vec![FieldError::invalid(
-            path.child("sizeLimit"),
-            Value::from(limit),
-            message,
-        )],
+        Err(message) => vec![FieldError::invalid(path.child("sizeLimit"), Value::from(limit), message)],
     }
 }
 
-const HOST_PATH_TYPES: [&str; 8] = [
-    "",
-    "BlockDevice",
-    "CharDevice",
-    "Directory",
-    "DirectoryOrCreate",
-    "File",
-    "FileOrCreate",
-    "Socket",
-];
+const HOST_PATH_TYPES: [&str; 8] = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
 
 fn validate_host_path(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     let host_path = string_or_empty(body, &["path"]);
@@ -168,11 +142,7 @@ fn validate_host_path(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_no_backsteps(host_path, &path.child("path"));
     let kind = string_or_empty(body, &["type"]);
     if !HOST_PATH_TYPES.contains(&kind) {
-        errors.push(FieldError::not_supported(
-            path.child("type"),
-            Value::from(kind),
-            &HOST_PATH_TYPES,
-        ));
+        errors.push(FieldError::not_supported(path.child("type"), Value::from(kind), &HOST_PATH_TYPES));
     }
     errors
 }
@@ -181,11 +151,7 @@ fn validate_nfs(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = required_strings(body, &["server", "path"], path);
     let export = string_or_empty(body, &["path"]);
     if !export.starts_with('/') {
-        errors.push(FieldError::invalid(
-            path.child("path"),
-            Value::from(export),
-            "must be an absolute path",
-        ));
+        errors.push(FieldError::invalid(path.child("path"), Value::from(export), "must be an absolute path"));
     }
     errors
 }
@@ -195,31 +161,21 @@ fn validate_projected_files(body: &Value, name_field: &str, path: &FieldPath) ->
     let mut errors = required_strings(body, &[name_field], path);
     errors.extend(validate_mode(body, "defaultMode", path));
     for (index, item) in array_at(body, &["items"]).iter().enumerate() {
-        errors.extend(validate_key_to_path(
-            item,
-            &path.child("items").index(index),
-        ));
+        errors.extend(validate_key_to_path(item, &path.child("items").index(index)));
     }
     errors
 }
 
 fn validate_mode(body: &Value, field: &str, path: &FieldPath) -> Vec<FieldError> {
     match i64_at(body, &[field]) {
-        Some(mode) if !(0..=0o777).contains(&mode) => vec![FieldError::invalid(
-            path.child(field),
-            Value::from(mode),
-            FILE_MODE_ERROR,
-        )],
+        Some(mode) if !(0..=0o777).contains(&mode) => vec![FieldError::invalid(path.child(field), Value::from(mode), FILE_MODE_ERROR)],
         _ => Vec::new(),
     }
 }
 
 fn validate_key_to_path(item: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = required_strings(item, &["key", "path"], path);
-    errors.extend(validate_local_non_reserved_path(
-        string_or_empty(item, &["path"]),
-        &path.child("path"),
-    ));
+    errors.extend(validate_local_non_reserved_path(string_or_empty(item, &["path"]), &path.child("path")));
     errors.extend(validate_mode(item, "mode", path));
     errors
 }
@@ -227,11 +183,7 @@ fn validate_key_to_path(item: &Value, path: &FieldPath) -> Vec<FieldError> {
 /// Upstream `validatePathNoBacksteps`: no `..` element anywhere.
 pub fn validate_no_backsteps(target: &str, path: &FieldPath) -> Vec<FieldError> {
     if target.split('/').any(|element| element == "..") {
-        vec![FieldError::invalid(
-            path,
-            Value::from(target),
-            "must not contain '..'",
-        )]
+        vec![FieldError::invalid(path, Value::from(target), "must not contain '..'")]
     } else {
         Vec::new()
     }
@@ -241,11 +193,7 @@ pub fn validate_no_backsteps(target: &str, path: &FieldPath) -> Vec<FieldError> 
 pub fn validate_local_descending_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if target.starts_with('/') {
-        errors.push(FieldError::invalid(
-            path,
-            Value::from(target),
-            "must be a relative path",
-        ));
+        errors.push(FieldError::invalid(path, Value::from(target), "must be a relative path"));
     }
     errors.extend(validate_no_backsteps(target, path));
     errors
@@ -255,22 +203,12 @@ pub fn validate_local_descending_path(target: &str, path: &FieldPath) -> Vec<Fie
 fn validate_local_non_reserved_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_local_descending_path(target, path);
     if target.starts_with("..") && !target.starts_with("../") {
-        errors.push(FieldError::invalid(
-            path,
-            Value::from(target),
-            "must not start with '..'",
-        ));
+        errors.push(FieldError::invalid(path, Value::from(target), "must not start with '..'"));
     }
     errors
 }
 
-const VOLUME_FIELD_PATHS: [&str; 5] = [
-    "metadata.annotations",
-    "metadata.labels",
-    "metadata.name",
-    "metadata.namespace",
-    "metadata.uid",
-];
+const VOLUME_FIELD_PATHS: [&str; 5] = ["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"];
 
 fn validate_downward_api(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_mode(body, "defaultMode", path);
@@ -283,19 +221,12 @@ fn validate_downward_api(body: &Value, path: &FieldPath) -> Vec<FieldError> {
 /// Upstream reports downwardAPI file errors at the volume's path, not the item's; kept for identical messages.
 fn validate_downward_api_file(item: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = required_strings(item, &["path"], path);
-    errors.extend(validate_local_non_reserved_path(
-        string_or_empty(item, &["path"]),
-        &path.child("path"),
-    ));
+    errors.extend(validate_local_non_reserved_path(string_or_empty(item, &["path"]), &path.child("path")));
     let field_ref = get(item, &["fieldRef"]).filter(|found| !found.is_null());
     let resource_ref = get(item, &["resourceFieldRef"]).filter(|found| !found.is_null());
     match (field_ref, resource_ref) {
         (Some(field_ref), resource_ref) => {
-            errors.extend(super::containers::validate_object_field_selector(
-                field_ref,
-                &VOLUME_FIELD_PATHS,
-                &path.child("fieldRef"),
-            ));
+            errors.extend(super::containers::validate_object_field_selector(field_ref, &VOLUME_FIELD_PATHS, &path.child("fieldRef")));
             if resource_ref.is_some() {
                 errors.push(FieldError::invalid(
                     path,
@@ -306,51 +237,27 @@ fn validate_downward_api_file(item: &Value, path: &FieldPath) -> Vec<FieldError>
         }
         (None, Some(resource_ref)) => {
             if string_or_empty(resource_ref, &["containerName"]).is_empty() {
-                errors.push(FieldError::required(
-                    path.child("resourceFieldRef").child("containerName"),
-                    "",
-                ));
+                errors.push(FieldError::required(path.child("resourceFieldRef").child("containerName"), ""));
             }
         }
-        (None, None) => errors.push(FieldError::required(
-            path,
-            "one of fieldRef and resourceFieldRef is required",
-        )),
+        (None, None) => errors.push(FieldError::required(path, "one of fieldRef and resourceFieldRef is required")),
     }
     errors.extend(validate_mode(item, "mode", path));
     errors
 }
 
-const PROJECTION_KINDS: [&str; 6] = [
-    "secret",
-    "configMap",
-    "downwardAPI",
-    "serviceAccountToken",
-    "clusterTrustBundle",
-    "podCertificate",
-];
+const PROJECTION_KINDS: [&str; 6] = ["secret", "configMap", "downwardAPI", "serviceAccountToken", "clusterTrustBundle", "podCertificate"];
 
 fn validate_projected(body: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_mode(body, "defaultMode", path);
     for (index, source) in array_at(body, &["sources"]).iter().enumerate() {
         let source_path = path.child("sources").index(index);
-        let kinds: Vec<&str> = PROJECTION_KINDS
-            .iter()
-            .copied()
-            .filter(|kind| is_set(source, &[kind]))
-            .collect();
+        let kinds: Vec<&str> = PROJECTION_KINDS.iter().copied().filter(|kind| is_set(source, &[kind])).collect();
         if kinds.len() > 1 {
-            errors.push(FieldError::forbidden(
-                source_path.clone(),
-                "may not specify more than 1 volume type per source",
-            ));
+            errors.push(FieldError::forbidden(source_path.clone(), "may not specify more than 1 volume type per source"));
         }
         for kind in kinds {
-            errors.extend(validate_projection(
-                kind,
-                get(source, &[kind]).unwrap_or(&Value::Null),
-                &source_path.child(kind),
-            ));
+            errors.extend(validate_projection(kind, get(source, &[kind]).unwrap_or(&Value::Null), &source_path.child(kind)));
         }
     }
     errors
@@ -361,17 +268,11 @@ fn validate_projection(kind: &str, body: &Value, path: &FieldPath) -> Vec<FieldE
         "secret" | "configMap" => {
             let mut errors = required_strings(body, &["name"], path);
             for (index, item) in array_at(body, &["items"]).iter().enumerate() {
-                errors.extend(validate_key_to_path(
-                    item,
-                    &path.child("items").index(index),
-                ));
+                errors.extend(validate_key_to_path(item, &path.child("items").index(index)));
             }
             errors
         }
-        "downwardAPI" => array_at(body, &["items"])
-            .iter()
-            .flat_map(|item| validate_downward_api_file(item, path))
-            .collect(),
+        "downwardAPI" => array_at(body, &["items"]).iter().flat_map(|item| validate_downward_api_file(item, path)).collect(),
         "serviceAccountToken" => validate_token_projection(body, path),
         _ => Vec::new(),
     }
@@ -414,23 +315,14 @@ mod tests {
     use serde_json::json;
 
     fn messages(spec: Value) -> Vec<String> {
-        validate_volumes(&spec, &FieldPath::new("spec").child("volumes"))
-            .1
-            .iter()
-            .map(FieldError::to_message)
-            .collect()
+        validate_volumes(&spec, &FieldPath::new("spec").child("volumes")).1.iter().map(FieldError::to_message).collect()
     }
 
     #[test]
     fn volume_needs_exactly_one_source() {
+        assert_eq!(messages(json!({"volumes": [{"name": "a"}]})), vec!["spec.volumes[0]: Required value: must specify a volume type"]);
         assert_eq!(
-            messages(json!({"volumes": [{"name": "a"}]})),
-            vec!["spec.volumes[0]: Required value: must specify a volume type"]
-        );
-        assert_eq!(
-            messages(
-                json!({"volumes": [{"name": "a", "emptyDir": {}, "hostPath": {"path": "/x"}}]})
-            ),
+            messages(json!({"volumes": [{"name": "a", "emptyDir": {}, "hostPath": {"path": "/x"}}]})),
             vec!["spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type"]
         );
     }
@@ -440,13 +332,8 @@ mod tests {
         let rendered = messages(
             json!({"volumes": [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}, {"name": "Bad", "emptyDir": {}}]}),
         );
-        assert_eq!(
-            rendered[0],
-            "spec.volumes[1].name: Duplicate value: \"data\""
-        );
-        assert!(rendered[1].starts_with(
-            "spec.volumes[2].name: Invalid value: \"Bad\": a lowercase RFC 1123 label"
-        ));
+        assert_eq!(rendered[0], "spec.volumes[1].name: Duplicate value: \"data\"");
+        assert!(rendered[1].starts_with("spec.volumes[2].name: Invalid value: \"Bad\": a lowercase RFC 1123 label"));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::podspec::{default_claim_spec, default_pod_template};
 use super::podspec_validation::validate_pod_template;
 use super::selector::{is_empty_selector, selector_matches, validate_label_selector};
 use super::value::{
-    array_at, copy_from, for_each_mut, get, i64_at, is_set, object_at, semantic_eq, set,
-    set_default, set_default_str, str_at, string_or_empty, with_object, FieldPath,
+    array_at, copy_from, for_each_mut, get, i64_at, is_set, object_at, semantic_eq, set, set_default, set_default_str, str_at,
+    string_or_empty, with_object, FieldPath,
 };
 use crate::api::status::FieldError;
 
@@ -48,16 +48,8 @@ pub fn default_deployment(obj: &mut Value) {
     set_default(obj, &["spec", "replicas"], json!(1));
     set_default_str(obj, &["spec", "strategy", "type"], "RollingUpdate");
     if string_or_empty(obj, &["spec", "strategy", "type"]) == "RollingUpdate" {
-        set_default(
-            obj,
-            &["spec", "strategy", "rollingUpdate", "maxUnavailable"],
-            json!("25%"),
-        );
-        set_default(
-            obj,
-            &["spec", "strategy", "rollingUpdate", "maxSurge"],
-            json!("25%"),
-        );
+        set_default(obj, &["spec", "strategy", "rollingUpdate", "maxUnavailable"], json!("25%"));
+        set_default(obj, &["spec", "strategy", "rollingUpdate", "maxSurge"], json!("25%"));
     }
     set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
     set_default(obj, &["spec", "progressDeadlineSeconds"], json!(600));
@@ -68,16 +60,8 @@ pub fn default_deployment(obj: &mut Value) {
 pub fn default_daemon_set(obj: &mut Value) {
     set_default_str(obj, &["spec", "updateStrategy", "type"], "RollingUpdate");
     if string_or_empty(obj, &["spec", "updateStrategy", "type"]) == "RollingUpdate" {
-        set_default(
-            obj,
-            &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
-            json!(1),
-        );
-        set_default(
-            obj,
-            &["spec", "updateStrategy", "rollingUpdate", "maxSurge"],
-            json!(0),
-        );
+        set_default(obj, &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"], json!(1));
+        set_default(obj, &["spec", "updateStrategy", "rollingUpdate", "maxSurge"], json!(0));
     }
     set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
     default_template_of(obj);
@@ -87,36 +71,16 @@ pub fn default_daemon_set(obj: &mut Value) {
 pub fn default_stateful_set(obj: &mut Value) {
     set_default_str(obj, &["spec", "podManagementPolicy"], "OrderedReady");
     if string_or_empty(obj, &["spec", "updateStrategy", "type"]).is_empty() {
-        set(
-            obj,
-            &["spec", "updateStrategy", "type"],
-            json!("RollingUpdate"),
-        );
+        set(obj, &["spec", "updateStrategy", "type"], json!("RollingUpdate"));
         set_default(obj, &["spec", "updateStrategy", "rollingUpdate"], json!({}));
     }
     if string_or_empty(obj, &["spec", "updateStrategy", "type"]) == "RollingUpdate"
         && is_set(obj, &["spec", "updateStrategy", "rollingUpdate"])
     {
-        set_default(
-            obj,
-            &["spec", "updateStrategy", "rollingUpdate", "partition"],
-            json!(0),
-        );
+        set_default(obj, &["spec", "updateStrategy", "rollingUpdate", "partition"], json!(0));
     }
-    set_default_str(
-        obj,
-        &[
-            "spec",
-            "persistentVolumeClaimRetentionPolicy",
-            "whenDeleted",
-        ],
-        "Retain",
-    );
-    set_default_str(
-        obj,
-        &["spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"],
-        "Retain",
-    );
+    set_default_str(obj, &["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], "Retain");
+    set_default_str(obj, &["spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"], "Retain");
     set_default(obj, &["spec", "replicas"], json!(1));
     set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
     for_each_mut(obj, &["spec", "volumeClaimTemplates"], |claim| {
@@ -162,11 +126,7 @@ const TEMPLATE_GENERATION_ANNOTATION: &str = "deprecated.daemonset.template.gene
 /// The DaemonSet strategy's create: status starts empty and the template is generation 1.
 pub fn prepare_daemon_set_for_create(obj: &mut Value) {
     set(obj, &["status"], initial_status("DaemonSet"));
-    set(
-        obj,
-        &["metadata", "annotations", TEMPLATE_GENERATION_ANNOTATION],
-        json!("1"),
-    );
+    set(obj, &["metadata", "annotations", TEMPLATE_GENERATION_ANNOTATION], json!("1"));
 }
 
 /// The workload strategies' update: status only changes through the status subresource.
@@ -177,16 +137,10 @@ pub fn prepare_workload_for_update(new: &mut Value, old: &Value) {
 /// The DaemonSet strategy's update: status is kept and a changed template bumps the template generation.
 pub fn prepare_daemon_set_for_update(new: &mut Value, old: &Value) {
     prepare_workload_for_update(new, old);
-    let previous: i64 = str_at(
-        old,
-        &["metadata", "annotations", TEMPLATE_GENERATION_ANNOTATION],
-    )
-    .and_then(|text| text.parse().ok())
-    .unwrap_or(0);
-    let changed = !semantic_eq(
-        get(new, &["spec", "template"]).unwrap_or(&Value::Null),
-        get(old, &["spec", "template"]).unwrap_or(&Value::Null),
-    );
+    let previous: i64 =
+        str_at(old, &["metadata", "annotations", TEMPLATE_GENERATION_ANNOTATION]).and_then(|text| text.parse().ok()).unwrap_or(0);
+    let changed =
+        !semantic_eq(get(new, &["spec", "template"]).unwrap_or(&Value::Null), get(old, &["spec", "template"]).unwrap_or(&Value::Null));
     // A DaemonSet that never had a generation (created elsewhere) keeps none until its template changes.
     if changed || previous > 0 {
         let generation = if changed { previous + 1 } else { previous };
@@ -203,86 +157,47 @@ pub fn validate_replication_controller_update(new: &Value, _old: &Value) -> Vec<
 /// Upstream `ValidateReplicationController`.
 pub fn validate_replication_controller(obj: &Value) -> Vec<FieldError> {
     let path = FieldPath::new("spec");
-    let mut errors = validate_nonnegative(
-        i64_at(obj, &["spec", "minReadySeconds"]),
-        &path.child("minReadySeconds"),
-    );
+    let mut errors = validate_nonnegative(i64_at(obj, &["spec", "minReadySeconds"]), &path.child("minReadySeconds"));
     let selector = object_at(obj, &["spec", "selector"]);
     if selector.is_none_or(Map::is_empty) {
         errors.push(FieldError::required(path.child("selector"), ""));
     }
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "replicas"]),
-        &path.child("replicas"),
-    ));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "replicas"]), &path.child("replicas")));
     let Some(template) = get(obj, &["spec", "template"]).filter(|found| !found.is_null()) else {
         errors.push(FieldError::required(path.child("template"), ""));
         return errors;
     };
     let template_path = path.child("template");
     let labels = object_at(template, &["metadata", "labels"]);
-    let matches = selector.is_none_or(|wanted| {
-        wanted
-            .iter()
-            .all(|(key, value)| labels.and_then(|found| found.get(key)) == Some(value))
-    });
+    let matches = selector.is_none_or(|wanted| wanted.iter().all(|(key, value)| labels.and_then(|found| found.get(key)) == Some(value)));
     if !matches {
         errors.push(selector_mismatch(&template_path, labels));
     }
     errors.extend(validate_pod_template(template, &template_path));
-    errors.extend(validate_always_restarting(
-        template,
-        &template_path,
-        "ReplicationController",
-    ));
+    errors.extend(validate_always_restarting(template, &template_path, "ReplicationController"));
     errors
 }
 
 /// `spec.template.metadata.labels: Invalid value: map[string]string{…}: `selector` does not match template `labels``
 fn selector_mismatch(template_path: &FieldPath, labels: Option<&Map<String, Value>>) -> FieldError {
     let path = template_path.child("metadata").child("labels");
-    invalid_rendered(
-        &path,
-        &go_string_map(labels),
-        "`selector` does not match template `labels`",
-    )
+    invalid_rendered(&path, &go_string_map(labels), "`selector` does not match template `labels`")
 }
 
 /// Controllers keep their pods running: `restartPolicy` must be Always and there is no active deadline.
-fn validate_always_restarting(
-    template: &Value,
-    template_path: &FieldPath,
-    kind: &str,
-) -> Vec<FieldError> {
+fn validate_always_restarting(template: &Value, template_path: &FieldPath, kind: &str) -> Vec<FieldError> {
     let spec_path = template_path.child("spec");
     let mut errors = Vec::new();
     let policy = string_or_empty(template, &["spec", "restartPolicy"]);
     if policy != "Always" {
-        errors.push(FieldError::not_supported(
-            spec_path.child("restartPolicy"),
-            Value::from(policy),
-            &["Always"],
-        ));
+        errors.push(FieldError::not_supported(spec_path.child("restartPolicy"), Value::from(policy), &["Always"]));
     }
-    if let Some(deadline) =
-        get(template, &["spec", "activeDeadlineSeconds"]).filter(|found| !found.is_null())
-    {
+    if let Some(deadline) = get(template, &["spec", "activeDeadlineSeconds"]).filter(|found| !found.is_null()) {
         let deadline_path = spec_path.child("activeDeadlineSeconds");
         errors.push(match kind {
-            "DaemonSet" => FieldError::invalid(
-                deadline_path,
-                deadline.clone(),
-                "activeDeadlineSeconds must be nil for daemons",
-            ),
-            "StatefulSet" => FieldError::invalid(
-                deadline_path,
-                deadline.clone(),
-                "activeDeadlineSeconds in StatefulSet is not Supported",
-            ),
-            _ => FieldError::forbidden(
-                deadline_path,
-                format!("activeDeadlineSeconds in {kind} is not Supported"),
-            ),
+            "DaemonSet" => FieldError::invalid(deadline_path, deadline.clone(), "activeDeadlineSeconds must be nil for daemons"),
+            "StatefulSet" => FieldError::invalid(deadline_path, deadline.clone(), "activeDeadlineSeconds in StatefulSet is not Supported"),
+            _ => FieldError::forbidden(deadline_path, format!("activeDeadlineSeconds in {kind} is not Supported")),
         });
     }
     errors
@@ -310,8 +225,7 @@ fn validate_selector_and_template(obj: &Value, noun: &str) -> Vec<FieldError> {
     let template = get(obj, &["spec", "template"]).unwrap_or(&empty);
     let template_path = path.child("template");
     let labels = object_at(template, &["metadata", "labels"]);
-    let selects_template = selector.is_some_and(is_empty_selector)
-        || selector_matches(selector, labels) != Some(false);
+    let selects_template = selector.is_some_and(is_empty_selector) || selector_matches(selector, labels) != Some(false);
     if !selects_template {
         errors.push(selector_mismatch(&template_path, labels));
     }
@@ -321,24 +235,12 @@ fn validate_selector_and_template(obj: &Value, noun: &str) -> Vec<FieldError> {
 
 /// apps/v1 forbids changing a workload's selector.
 fn validate_selector_unchanged(new: &Value, old: &Value) -> Vec<FieldError> {
-    let (new_selector, old_selector) = (
-        get(new, &["spec", "selector"]),
-        get(old, &["spec", "selector"]),
-    );
-    if semantic_eq(
-        new_selector.unwrap_or(&Value::Null),
-        old_selector.unwrap_or(&Value::Null),
-    ) {
+    let (new_selector, old_selector) = (get(new, &["spec", "selector"]), get(old, &["spec", "selector"]));
+    if semantic_eq(new_selector.unwrap_or(&Value::Null), old_selector.unwrap_or(&Value::Null)) {
         return Vec::new();
     }
-    let rendered = new_selector
-        .filter(|found| !found.is_null())
-        .map_or_else(|| "null".to_string(), go_label_selector);
-    vec![invalid_rendered(
-        &FieldPath::new("spec").child("selector"),
-        &rendered,
-        "field is immutable",
-    )]
+    let rendered = new_selector.filter(|found| !found.is_null()).map_or_else(|| "null".to_string(), go_label_selector);
+    vec![invalid_rendered(&FieldPath::new("spec").child("selector"), &rendered, "field is immutable")]
 }
 
 /// Upstream `ValidateReplicaSet`.
@@ -348,12 +250,8 @@ pub fn validate_replica_set(obj: &Value) -> Vec<FieldError> {
 
 fn validate_replica_set_spec(obj: &Value) -> Vec<FieldError> {
     let path = FieldPath::new("spec");
-    let mut errors =
-        validate_nonnegative(i64_at(obj, &["spec", "replicas"]), &path.child("replicas"));
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "minReadySeconds"]),
-        &path.child("minReadySeconds"),
-    ));
+    let mut errors = validate_nonnegative(i64_at(obj, &["spec", "replicas"]), &path.child("replicas"));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "minReadySeconds"]), &path.child("minReadySeconds")));
     // Upstream's ReplicaSet message really says "deployment".
     errors.extend(validate_selector_and_template(obj, "deployment"));
     errors.extend(validate_always_restarting(
@@ -378,32 +276,19 @@ pub fn validate_deployment(obj: &Value) -> Vec<FieldError> {
 
 fn validate_deployment_spec(obj: &Value) -> Vec<FieldError> {
     let path = FieldPath::new("spec");
-    let mut errors =
-        validate_nonnegative(i64_at(obj, &["spec", "replicas"]), &path.child("replicas"));
+    let mut errors = validate_nonnegative(i64_at(obj, &["spec", "replicas"]), &path.child("replicas"));
     errors.extend(validate_selector_and_template(obj, "deployment"));
     errors.extend(validate_always_restarting(
         get(obj, &["spec", "template"]).unwrap_or(&Value::Null),
         &path.child("template"),
         "ReplicaSet",
     ));
-    errors.extend(validate_deployment_strategy(
-        get(obj, &["spec", "strategy"]).unwrap_or(&Value::Null),
-        &path.child("strategy"),
-    ));
+    errors.extend(validate_deployment_strategy(get(obj, &["spec", "strategy"]).unwrap_or(&Value::Null), &path.child("strategy")));
     let min_ready = i64_at(obj, &["spec", "minReadySeconds"]);
-    errors.extend(validate_nonnegative(
-        min_ready,
-        &path.child("minReadySeconds"),
-    ));
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "revisionHistoryLimit"]),
-        &path.child("revisionHistoryLimit"),
-    ));
+    errors.extend(validate_nonnegative(min_ready, &path.child("minReadySeconds")));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "revisionHistoryLimit"]), &path.child("revisionHistoryLimit")));
     if let Some(deadline) = i64_at(obj, &["spec", "progressDeadlineSeconds"]) {
-        errors.extend(validate_nonnegative(
-            Some(deadline),
-            &path.child("progressDeadlineSeconds"),
-        ));
+        errors.extend(validate_nonnegative(Some(deadline), &path.child("progressDeadlineSeconds")));
         if deadline <= min_ready.unwrap_or(0) {
             errors.push(FieldError::invalid(
                 path.child("progressDeadlineSeconds"),
@@ -418,23 +303,13 @@ fn validate_deployment_spec(obj: &Value) -> Vec<FieldError> {
 fn validate_deployment_strategy(strategy: &Value, path: &FieldPath) -> Vec<FieldError> {
     let rolling = get(strategy, &["rollingUpdate"]).filter(|found| !found.is_null());
     match (string_or_empty(strategy, &["type"]), rolling) {
-        ("Recreate", Some(_)) => vec![FieldError::forbidden(
-            path.child("rollingUpdate"),
-            "may not be specified when strategy `type` is 'Recreate'",
-        )],
-        ("Recreate", None) => Vec::new(),
-        ("RollingUpdate", None) => vec![FieldError::required(
-            path.child("rollingUpdate"),
-            "this should be defaulted and never be nil",
-        )],
-        ("RollingUpdate", Some(rolling)) => {
-            validate_rolling_update_deployment(rolling, &path.child("rollingUpdate"))
+        ("Recreate", Some(_)) => {
+            vec![FieldError::forbidden(path.child("rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'")]
         }
-        (other, _) => vec![FieldError::not_supported(
-            path,
-            Value::from(other),
-            &["Recreate", "RollingUpdate"],
-        )],
+        ("Recreate", None) => Vec::new(),
+        ("RollingUpdate", None) => vec![FieldError::required(path.child("rollingUpdate"), "this should be defaulted and never be nil")],
+        ("RollingUpdate", Some(rolling)) => validate_rolling_update_deployment(rolling, &path.child("rollingUpdate")),
+        (other, _) => vec![FieldError::not_supported(path, Value::from(other), &["Recreate", "RollingUpdate"])],
     }
 }
 
@@ -444,16 +319,9 @@ fn validate_rolling_update_deployment(rolling: &Value, path: &FieldPath) -> Vec<
     let mut errors = validate_int_or_percent(unavailable, &path.child("maxUnavailable"));
     errors.extend(validate_int_or_percent(surge, &path.child("maxSurge")));
     if int_or_percent_value(unavailable) == 0 && int_or_percent_value(surge) == 0 {
-        errors.push(invalid_rendered(
-            &path.child("maxUnavailable"),
-            &go_int_or_string(unavailable),
-            "may not be 0 when `maxSurge` is 0",
-        ));
+        errors.push(invalid_rendered(&path.child("maxUnavailable"), &go_int_or_string(unavailable), "may not be 0 when `maxSurge` is 0"));
     }
-    errors.extend(validate_at_most_100_percent(
-        unavailable,
-        &path.child("maxUnavailable"),
-    ));
+    errors.extend(validate_at_most_100_percent(unavailable, &path.child("maxUnavailable")));
     errors
 }
 
@@ -463,20 +331,14 @@ fn go_int_or_string(value: Option<&Value>) -> String {
         Some(Value::String(text)) => {
             format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{text:?}}}")
         }
-        other => format!(
-            "intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}",
-            other.and_then(Value::as_i64).unwrap_or(0)
-        ),
+        other => format!("intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}", other.and_then(Value::as_i64).unwrap_or(0)),
     }
 }
 
 /// `25%` → 25, `3` → 3; anything unparsable counts as 0, as upstream's helper does.
 fn int_or_percent_value(value: Option<&Value>) -> i64 {
     match value {
-        Some(Value::String(text)) => text
-            .strip_suffix('%')
-            .and_then(|number| number.parse().ok())
-            .unwrap_or(0),
+        Some(Value::String(text)) => text.strip_suffix('%').and_then(|number| number.parse().ok()).unwrap_or(0),
         other => other.and_then(Value::as_i64).unwrap_or(0),
     }
 }
@@ -485,9 +347,7 @@ fn int_or_percent_value(value: Option<&Value>) -> i64 {
 fn validate_int_or_percent(value: Option<&Value>, path: &FieldPath) -> Vec<FieldError> {
     match value {
         Some(Value::String(text)) => {
-            let valid = text.strip_suffix('%').is_some_and(|number| {
-                !number.is_empty() && number.bytes().all(|c| c.is_ascii_digit())
-            });
+            let valid = text.strip_suffix('%').is_some_and(|number| !number.is_empty() && number.bytes().all(|c| c.is_ascii_digit()));
             if valid {
                 Vec::new()
             } else {
@@ -503,11 +363,7 @@ fn validate_int_or_percent(value: Option<&Value>, path: &FieldPath) -> Vec<Field
 fn validate_at_most_100_percent(value: Option<&Value>, path: &FieldPath) -> Vec<FieldError> {
     let is_percent = matches!(value, Some(Value::String(_)));
     if is_percent && int_or_percent_value(value) > 100 {
-        vec![invalid_rendered(
-            path,
-            &go_int_or_string(value),
-            "must not be greater than 100%",
-        )]
+        vec![invalid_rendered(path, &go_int_or_string(value), "must not be greater than 100%")]
     } else {
         Vec::new()
     }
@@ -533,36 +389,21 @@ fn validate_daemon_set_spec(obj: &Value) -> Vec<FieldError> {
         &path.child("template"),
         "DaemonSet",
     ));
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "minReadySeconds"]),
-        &path.child("minReadySeconds"),
-    ));
-    errors.extend(validate_daemon_set_strategy(
-        get(obj, &["spec", "updateStrategy"]).unwrap_or(&Value::Null),
-        &path.child("updateStrategy"),
-    ));
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "revisionHistoryLimit"]),
-        &path.child("revisionHistoryLimit"),
-    ));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "minReadySeconds"]), &path.child("minReadySeconds")));
+    errors
+        .extend(validate_daemon_set_strategy(get(obj, &["spec", "updateStrategy"]).unwrap_or(&Value::Null), &path.child("updateStrategy")));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "revisionHistoryLimit"]), &path.child("revisionHistoryLimit")));
     errors
 }
 
 fn validate_daemon_set_strategy(strategy: &Value, path: &FieldPath) -> Vec<FieldError> {
     match string_or_empty(strategy, &["type"]) {
         "OnDelete" => Vec::new(),
-        "RollingUpdate" => match get(strategy, &["rollingUpdate"]).filter(|found| !found.is_null())
-        {
+        "RollingUpdate" => match get(strategy, &["rollingUpdate"]).filter(|found| !found.is_null()) {
             None => vec![FieldError::required(path.child("rollingUpdate"), "")],
-            Some(rolling) => {
-                validate_rolling_update_daemon_set(rolling, &path.child("rollingUpdate"))
-            }
+            Some(rolling) => validate_rolling_update_daemon_set(rolling, &path.child("rollingUpdate")),
         },
-        other => vec![FieldError::not_supported(
-            path,
-            Value::from(other),
-            &["RollingUpdate", "OnDelete"],
-        )],
+        other => vec![FieldError::not_supported(path, Value::from(other), &["RollingUpdate", "OnDelete"])],
     }
 }
 
@@ -571,24 +412,15 @@ fn validate_rolling_update_daemon_set(rolling: &Value, path: &FieldPath) -> Vec<
     let surge = get(rolling, &["maxSurge"]);
     let mut errors = validate_int_or_percent(unavailable, &path.child("maxUnavailable"));
     errors.extend(validate_int_or_percent(surge, &path.child("maxSurge")));
-    errors.extend(validate_at_most_100_percent(
-        unavailable,
-        &path.child("maxUnavailable"),
-    ));
+    errors.extend(validate_at_most_100_percent(unavailable, &path.child("maxUnavailable")));
     errors.extend(validate_at_most_100_percent(surge, &path.child("maxSurge")));
-    match (
-        int_or_percent_value(unavailable) != 0,
-        int_or_percent_value(surge) != 0,
-    ) {
+    match (int_or_percent_value(unavailable) != 0, int_or_percent_value(surge) != 0) {
         (true, true) => errors.push(invalid_rendered(
             &path.child("maxSurge"),
             &go_int_or_string(surge),
             "may not be set when maxUnavailable is non-zero",
         )),
-        (false, false) => errors.push(FieldError::required(
-            path.child("maxUnavailable"),
-            "cannot be 0 when maxSurge is 0",
-        )),
+        (false, false) => errors.push(FieldError::required(path.child("maxUnavailable"), "cannot be 0 when maxSurge is 0")),
         _ => {}
     }
     errors
@@ -612,34 +444,17 @@ fn validate_stateful_set_spec(obj: &Value) -> Vec<FieldError> {
     match string_or_empty(obj, &["spec", "podManagementPolicy"]) {
         "" => errors.push(FieldError::required(path.child("podManagementPolicy"), "")),
         "OrderedReady" | "Parallel" => {}
-        other => errors.push(FieldError::invalid(
-            path.child("podManagementPolicy"),
-            Value::from(other),
-            "must be 'OrderedReady' or 'Parallel'",
-        )),
+        other => {
+            errors.push(FieldError::invalid(path.child("podManagementPolicy"), Value::from(other), "must be 'OrderedReady' or 'Parallel'"))
+        }
     }
-    errors.extend(validate_stateful_set_strategy(
-        obj,
-        &path.child("updateStrategy"),
-    ));
-    errors.extend(validate_retention_policy(
-        obj,
-        &path.child("persistentVolumeClaimRetentionPolicy"),
-    ));
+    errors.extend(validate_stateful_set_strategy(obj, &path.child("updateStrategy")));
+    errors.extend(validate_retention_policy(obj, &path.child("persistentVolumeClaimRetentionPolicy")));
     for field in ["revisionHistoryLimit", "replicas", "minReadySeconds"] {
-        errors.extend(validate_nonnegative(
-            i64_at(obj, &["spec", field]),
-            &path.child(field),
-        ));
+        errors.extend(validate_nonnegative(i64_at(obj, &["spec", field]), &path.child(field)));
     }
-    errors.extend(validate_nonnegative(
-        i64_at(obj, &["spec", "ordinals", "start"]),
-        &path.child("ordinals").child("start"),
-    ));
-    errors.extend(validate_selector_and_template(
-        &with_claim_volumes(obj),
-        "statefulset",
-    ));
+    errors.extend(validate_nonnegative(i64_at(obj, &["spec", "ordinals", "start"]), &path.child("ordinals").child("start")));
+    errors.extend(validate_selector_and_template(&with_claim_volumes(obj), "statefulset"));
     errors.extend(validate_always_restarting(
         get(obj, &["spec", "template"]).unwrap_or(&Value::Null),
         &path.child("template"),
@@ -659,63 +474,40 @@ fn with_claim_volumes(obj: &Value) -> Value {
     let mut volumes = array_at(obj, &["spec", "template", "spec", "volumes"]).to_vec();
     volumes.extend(claims);
     if !volumes.is_empty() {
-        set(
-            &mut augmented,
-            &["spec", "template", "spec", "volumes"],
-            Value::Array(volumes),
-        );
+        set(&mut augmented, &["spec", "template", "spec", "volumes"], Value::Array(volumes));
     }
     augmented
 }
 
 fn validate_stateful_set_strategy(obj: &Value, path: &FieldPath) -> Vec<FieldError> {
-    let rolling =
-        get(obj, &["spec", "updateStrategy", "rollingUpdate"]).filter(|found| !found.is_null());
+    let rolling = get(obj, &["spec", "updateStrategy", "rollingUpdate"]).filter(|found| !found.is_null());
     match string_or_empty(obj, &["spec", "updateStrategy", "type"]) {
         "" => vec![FieldError::required(path, "")],
         "OnDelete" => match rolling {
-            Some(rolling) => vec![FieldError::invalid(
-                path.child("rollingUpdate"),
-                rolling.clone(),
-                "only allowed for updateStrategy 'RollingUpdate'",
-            )],
+            Some(rolling) => {
+                vec![FieldError::invalid(path.child("rollingUpdate"), rolling.clone(), "only allowed for updateStrategy 'RollingUpdate'")]
+            }
             None => Vec::new(),
         },
         "RollingUpdate" => {
             let partition = rolling.and_then(|rolling| i64_at(rolling, &["partition"]));
-            let mut errors =
-                validate_nonnegative(partition, &path.child("rollingUpdate").child("partition"));
-            if let Some(unavailable) = rolling.and_then(|rolling| get(rolling, &["maxUnavailable"]))
-            {
-                errors.extend(validate_int_or_percent(
-                    Some(unavailable),
-                    &path.child("rollingUpdate").child("maxUnavailable"),
-                ));
+            let mut errors = validate_nonnegative(partition, &path.child("rollingUpdate").child("partition"));
+            if let Some(unavailable) = rolling.and_then(|rolling| get(rolling, &["maxUnavailable"])) {
+                errors.extend(validate_int_or_percent(Some(unavailable), &path.child("rollingUpdate").child("maxUnavailable")));
             }
             errors
         }
-        other => vec![FieldError::invalid(
-            path,
-            Value::from(other),
-            "must be 'RollingUpdate' or 'OnDelete'",
-        )],
+        other => vec![FieldError::invalid(path, Value::from(other), "must be 'RollingUpdate' or 'OnDelete'")],
     }
 }
 
 fn validate_retention_policy(obj: &Value, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for field in ["whenDeleted", "whenScaled"] {
-        if let Some(policy) = str_at(
-            obj,
-            &["spec", "persistentVolumeClaimRetentionPolicy", field],
-        )
-        .filter(|policy| *policy != "Retain" && *policy != "Delete")
+        if let Some(policy) = str_at(obj, &["spec", "persistentVolumeClaimRetentionPolicy", field])
+            .filter(|policy| *policy != "Retain" && *policy != "Delete")
         {
-            errors.push(FieldError::not_supported(
-                path.child(field),
-                Value::from(policy),
-                &["Retain", "Delete"],
-            ));
+            errors.push(FieldError::not_supported(path.child(field), Value::from(policy), &["Retain", "Delete"]));
         }
     }
     errors
@@ -776,27 +568,14 @@ mod tests {
         prepare_deployment_for_create(&mut obj);
         let spec = &obj["spec"];
         assert_eq!(spec["replicas"], 1);
-        assert_eq!(
-            spec["strategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
-        );
+        assert_eq!(spec["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
         assert_eq!(spec["revisionHistoryLimit"], 10);
         assert_eq!(spec["progressDeadlineSeconds"], 600);
         assert_eq!(spec["template"]["spec"]["restartPolicy"], "Always");
-        assert_eq!(
-            spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
-            "IfNotPresent"
-        );
-        assert!(
-            spec["template"]["spec"].get("serviceAccountName").is_none(),
-            "admission defaults apply to pods only"
-        );
+        assert_eq!(spec["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+        assert!(spec["template"]["spec"].get("serviceAccountName").is_none(), "admission defaults apply to pods only");
         assert_eq!(obj["status"], json!({}));
-        assert!(
-            validate_deployment(&obj).is_empty(),
-            "{:?}",
-            messages(&validate_deployment(&obj))
-        );
+        assert!(validate_deployment(&obj).is_empty(), "{:?}", messages(&validate_deployment(&obj)));
     }
 
     #[test]
@@ -804,12 +583,7 @@ mod tests {
         let mut obj = deployment();
         obj["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
         default_deployment(&mut obj);
-        let error = crate::api::status::ApiError::invalid(
-            "apps",
-            "Deployment",
-            "web",
-            validate_deployment(&obj),
-        );
+        let error = crate::api::status::ApiError::invalid("apps", "Deployment", "web", validate_deployment(&obj));
         assert_eq!(
             error.to_string(),
             "Deployment.apps \"web\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"
@@ -821,10 +595,13 @@ mod tests {
         let mut obj = deployment();
         obj["spec"].as_object_mut().unwrap().remove("selector");
         default_deployment(&mut obj);
-        assert_eq!(messages(&validate_deployment(&obj)), vec![
+        assert_eq!(
+            messages(&validate_deployment(&obj)),
+            vec![
             "spec.selector: Required value",
             "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
-        ]);
+        ]
+        );
     }
 
     #[test]
@@ -867,9 +644,10 @@ mod tests {
         assert_eq!(rc["status"], json!({"replicas": 0}));
         assert!(validate_replication_controller(&rc).is_empty());
         rc["spec"]["template"]["spec"]["activeDeadlineSeconds"] = json!(5);
-        assert_eq!(messages(&validate_replication_controller(&rc)), vec![
-            "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"
-        ]);
+        assert_eq!(
+            messages(&validate_replication_controller(&rc)),
+            vec!["spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"]
+        );
     }
 
     #[test]
@@ -886,68 +664,37 @@ mod tests {
         let mut ds = json!({"metadata": {"name": "ds", "namespace": "default"}, "spec": {"selector": {"matchLabels": {"app": "ds"}}, "template": template(json!({"app": "ds"}))}});
         default_daemon_set(&mut ds);
         prepare_daemon_set_for_create(&mut ds);
-        assert_eq!(
-            ds["spec"]["updateStrategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
-        );
+        assert_eq!(ds["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
         assert_eq!(ds["spec"]["revisionHistoryLimit"], 10);
-        assert_eq!(
-            ds["metadata"]["annotations"]["deprecated.daemonset.template.generation"],
-            "1"
-        );
-        assert!(
-            validate_daemon_set(&ds).is_empty(),
-            "{:?}",
-            messages(&validate_daemon_set(&ds))
-        );
+        assert_eq!(ds["metadata"]["annotations"]["deprecated.daemonset.template.generation"], "1");
+        assert!(validate_daemon_set(&ds).is_empty(), "{:?}", messages(&validate_daemon_set(&ds)));
         let mut updated = ds.clone();
         updated["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
         prepare_daemon_set_for_update(&mut updated, &ds);
+        assert_eq!(updated["metadata"]["annotations"]["deprecated.daemonset.template.generation"], "2");
+        updated["spec"]["updateStrategy"]["rollingUpdate"] = json!({"maxUnavailable": 0, "maxSurge": 0});
         assert_eq!(
-            updated["metadata"]["annotations"]["deprecated.daemonset.template.generation"],
-            "2"
+            messages(&validate_daemon_set_update(&updated, &ds)),
+            vec!["spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"]
         );
-        updated["spec"]["updateStrategy"]["rollingUpdate"] =
-            json!({"maxUnavailable": 0, "maxSurge": 0});
-        assert_eq!(messages(&validate_daemon_set_update(&updated, &ds)), vec!["spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"]);
     }
 
     #[test]
     fn stateful_set_defaults_and_forbidden_updates() {
         let mut sts = json!({"metadata": {"name": "db", "namespace": "default"}, "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
             "template": template(json!({"app": "db"})), "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]}});
-        sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
-            json!([{"name": "data", "mountPath": "/var/lib/db"}]);
+        sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/var/lib/db"}]);
         default_stateful_set(&mut sts);
         prepare_stateful_set_for_create(&mut sts);
         let spec = &sts["spec"];
         assert_eq!(spec["podManagementPolicy"], "OrderedReady");
-        assert_eq!(
-            spec["updateStrategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
-        );
-        assert_eq!(
-            spec["persistentVolumeClaimRetentionPolicy"],
-            json!({"whenDeleted": "Retain", "whenScaled": "Retain"})
-        );
+        assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+        assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
         assert_eq!(spec["replicas"], 1);
-        assert_eq!(
-            spec["volumeClaimTemplates"][0]["spec"]["volumeMode"],
-            "Filesystem"
-        );
-        assert_eq!(
-            spec["volumeClaimTemplates"][0]["status"],
-            json!({"phase": "Pending"})
-        );
-        assert_eq!(
-            sts["status"],
-            json!({"availableReplicas": 0, "replicas": 0})
-        );
-        assert!(
-            validate_stateful_set(&sts).is_empty(),
-            "{:?}",
-            messages(&validate_stateful_set(&sts))
-        );
+        assert_eq!(spec["volumeClaimTemplates"][0]["spec"]["volumeMode"], "Filesystem");
+        assert_eq!(spec["volumeClaimTemplates"][0]["status"], json!({"phase": "Pending"}));
+        assert_eq!(sts["status"], json!({"availableReplicas": 0, "replicas": 0}));
+        assert!(validate_stateful_set(&sts).is_empty(), "{:?}", messages(&validate_stateful_set(&sts)));
         let mut changed = sts.clone();
         changed["spec"]["serviceName"] = json!("other");
         assert_eq!(messages(&validate_stateful_set_update(&changed, &sts)), vec![

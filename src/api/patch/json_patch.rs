@@ -19,35 +19,21 @@ const MAX_JSON_PATCH_COPY_BYTES: u64 = 3 * 1024 * 1024;
 /// Apply an RFC 6902 JSON patch to `doc`, returning the patched copy.
 pub fn apply_json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let Value::Array(operations) = patch else {
-        return Err(PatchError::InvalidPatch(
-            "a JSON patch must be a JSON array of operations".to_owned(),
-        ));
+        return Err(PatchError::InvalidPatch("a JSON patch must be a JSON array of operations".to_owned()));
     };
     if operations.len() > MAX_JSON_PATCH_OPERATIONS {
-        return Err(PatchError::TooManyOperations {
-            count: operations.len(),
-            limit: MAX_JSON_PATCH_OPERATIONS,
-        });
+        return Err(PatchError::TooManyOperations { count: operations.len(), limit: MAX_JSON_PATCH_OPERATIONS });
     }
     let mut doc = doc.clone();
     let mut copied_bytes = 0;
     for (index, raw) in operations.iter().enumerate() {
-        let operation = Operation::parse(raw)
-            .map_err(|reason| PatchError::InvalidPatch(format!("operation {index}: {reason}")))?;
-        operation
-            .apply(&mut doc, &mut copied_bytes)
-            .map_err(|failure| match failure {
-                Failure::CopyTooLarge => PatchError::CopyTooLarge {
-                    copied_bytes,
-                    limit_bytes: MAX_JSON_PATCH_COPY_BYTES,
-                },
-                Failure::Reason(reason) => PatchError::JsonPatchFailed {
-                    index,
-                    op: operation.action.name().to_owned(),
-                    path: operation.path.text.to_owned(),
-                    reason,
-                },
-            })?;
+        let operation = Operation::parse(raw).map_err(|reason| PatchError::InvalidPatch(format!("operation {index}: {reason}")))?;
+        operation.apply(&mut doc, &mut copied_bytes).map_err(|failure| match failure {
+            Failure::CopyTooLarge => PatchError::CopyTooLarge { copied_bytes, limit_bytes: MAX_JSON_PATCH_COPY_BYTES },
+            Failure::Reason(reason) => {
+                PatchError::JsonPatchFailed { index, op: operation.action.name().to_owned(), path: operation.path.text.to_owned(), reason }
+            }
+        })?;
     }
     Ok(doc)
 }
@@ -61,23 +47,16 @@ struct Pointer<'p> {
 impl<'p> Pointer<'p> {
     fn parse(text: &'p str) -> Result<Self, String> {
         if text.is_empty() {
-            return Ok(Pointer {
-                text,
-                tokens: Vec::new(),
-            });
+            return Ok(Pointer { text, tokens: Vec::new() });
         }
         let Some(rest) = text.strip_prefix('/') else {
-            return Err(format!(
-                "JSON pointer {text:?} must be empty or start with \"/\""
-            ));
+            return Err(format!("JSON pointer {text:?} must be empty or start with \"/\""));
         };
         let tokens = rest
             .split('/')
             .map(unescape_token)
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                format!("JSON pointer {text:?} has a \"~\" not followed by \"0\" or \"1\"")
-            })?;
+            .ok_or_else(|| format!("JSON pointer {text:?} has a \"~\" not followed by \"0\" or \"1\""))?;
         Ok(Pointer { text, tokens })
     }
 
@@ -154,38 +133,20 @@ impl<'p> Operation<'p> {
             return Err("missing string member \"op\"".to_owned());
         };
         let pointer = |member: &str| -> Result<Pointer<'p>, String> {
-            let text = fields
-                .get(member)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("{op} needs a string member {member:?}"))?;
+            let text = fields.get(member).and_then(Value::as_str).ok_or_else(|| format!("{op} needs a string member {member:?}"))?;
             Pointer::parse(text)
         };
-        let value = || -> Result<&'p Value, String> {
-            fields
-                .get("value")
-                .ok_or_else(|| format!("{op} needs a member \"value\""))
-        };
+        let value = || -> Result<&'p Value, String> { fields.get("value").ok_or_else(|| format!("{op} needs a member \"value\"")) };
         let action = match op {
             "add" => Action::Add(value()?),
             "remove" => Action::Remove,
             "replace" => Action::Replace(value()?),
-            "move" => Action::Move {
-                from: pointer("from")?,
-            },
-            "copy" => Action::Copy {
-                from: pointer("from")?,
-            },
+            "move" => Action::Move { from: pointer("from")? },
+            "copy" => Action::Copy { from: pointer("from")? },
             "test" => Action::Test(value()?),
-            other => {
-                return Err(format!(
-                    "unknown op {other:?}; expected add, remove, replace, move, copy or test"
-                ))
-            }
+            other => return Err(format!("unknown op {other:?}; expected add, remove, replace, move, copy or test")),
         };
-        Ok(Operation {
-            path: pointer("path")?,
-            action,
-        })
+        Ok(Operation { path: pointer("path")?, action })
     }
 
     fn apply(&self, doc: &mut Value, copied_bytes: &mut u64) -> Result<(), Failure> {
@@ -198,18 +159,12 @@ impl<'p> Operation<'p> {
             Action::Replace(value) => *lookup_mut(doc, path)? = (*value).clone(),
             Action::Test(value) => {
                 if !json_equal(lookup(doc, path)?, value) {
-                    return Err(Failure::Reason(
-                        "test failed: the value at the path differs from the given value"
-                            .to_owned(),
-                    ));
+                    return Err(Failure::Reason("test failed: the value at the path differs from the given value".to_owned()));
                 }
             }
             Action::Move { from } => {
                 if self.path.is_inside(from) {
-                    return Err(Failure::Reason(format!(
-                        "cannot move {:?} into its own child",
-                        from.text
-                    )));
+                    return Err(Failure::Reason(format!("cannot move {:?} into its own child", from.text)));
                 }
                 if *path == from.tokens {
                     lookup(doc, path)?;
@@ -242,11 +197,7 @@ fn add(doc: &mut Value, tokens: &[String], value: Value) -> Result<(), String> {
             map.insert(last.clone(), value);
         }
         Value::Array(items) => {
-            let index = if last == "-" {
-                items.len()
-            } else {
-                array_index(last)?
-            };
+            let index = if last == "-" { items.len() } else { array_index(last)? };
             if index > items.len() {
                 return Err(out_of_bounds(index, items.len()));
             }
@@ -262,9 +213,7 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, String> {
         return Err("cannot remove the whole document".to_owned());
     };
     match lookup_mut(doc, parent)? {
-        Value::Object(map) => map
-            .remove(last)
-            .ok_or_else(|| format!("no value at {:?}", render(tokens))),
+        Value::Object(map) => map.remove(last).ok_or_else(|| format!("no value at {:?}", render(tokens))),
         Value::Array(items) => {
             let index = array_index(last)?;
             if index >= items.len() {
@@ -304,13 +253,8 @@ fn lookup_mut<'v>(doc: &'v mut Value, tokens: &[String]) -> Result<&'v mut Value
 
 /// An RFC 6901 array index: decimal digits without leading zeros. `-` is handled by `add` alone.
 fn array_index(token: &str) -> Result<usize, String> {
-    let canonical = !token.is_empty()
-        && token.bytes().all(|b| b.is_ascii_digit())
-        && (token == "0" || !token.starts_with('0'));
-    canonical
-        .then(|| token.parse().ok())
-        .flatten()
-        .ok_or_else(|| format!("{token:?} is not a valid array index"))
+    let canonical = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
+    canonical.then(|| token.parse().ok()).flatten().ok_or_else(|| format!("{token:?} is not a valid array index"))
 }
 
 fn out_of_bounds(index: usize, len: usize) -> String {
@@ -318,18 +262,12 @@ fn out_of_bounds(index: usize, len: usize) -> String {
 }
 
 fn not_a_container(parent: &[String]) -> String {
-    format!(
-        "the value at {:?} is neither an object nor an array",
-        render(parent)
-    )
+    format!("the value at {:?} is neither an object nor an array", render(parent))
 }
 
 /// The JSON pointer text for `tokens`, escaped again, for messages.
 fn render(tokens: &[String]) -> String {
-    tokens
-        .iter()
-        .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-        .collect()
+    tokens.iter().map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1"))).collect()
 }
 
 /// The size of `value` as compact JSON, measured without building the text.
@@ -388,22 +326,8 @@ mod tests {
     #[test]
     fn add_and_replace_at_root_replace_the_document() {
         let doc = json!({"a": 1});
-        assert_eq!(
-            apply(
-                doc.clone(),
-                json!([{"op": "add", "path": "", "value": [1]}])
-            )
-            .unwrap(),
-            json!([1])
-        );
-        assert_eq!(
-            apply(
-                doc,
-                json!([{"op": "replace", "path": "", "value": {"b": 2}}])
-            )
-            .unwrap(),
-            json!({"b": 2})
-        );
+        assert_eq!(apply(doc.clone(), json!([{"op": "add", "path": "", "value": [1]}])).unwrap(), json!([1]));
+        assert_eq!(apply(doc, json!([{"op": "replace", "path": "", "value": {"b": 2}}])).unwrap(), json!({"b": 2}));
     }
 
     #[test]
@@ -413,42 +337,22 @@ mod tests {
             {"op": "replace", "path": "/metadata/annotations/example.com~1a~0b", "value": "y"},
             {"op": "add", "path": "/metadata/annotations/~01", "value": "z"},
         ]);
-        assert_eq!(
-            apply(doc, patch).unwrap(),
-            json!({"metadata": {"annotations": {"example.com/a~b": "y", "~1": "z"}}})
-        );
+        assert_eq!(apply(doc, patch).unwrap(), json!({"metadata": {"annotations": {"example.com/a~b": "y", "~1": "z"}}}));
     }
 
     #[test]
     fn remove_and_replace_need_an_existing_target() {
         let doc = json!({"spec": {"replicas": 1, "list": ["a"]}});
-        let removed = apply(
-            doc.clone(),
-            json!([{"op": "remove", "path": "/spec/replicas"}]),
-        )
-        .unwrap();
+        let removed = apply(doc.clone(), json!([{"op": "remove", "path": "/spec/replicas"}])).unwrap();
         assert_eq!(removed, json!({"spec": {"list": ["a"]}}));
-        let removed = apply(
-            doc.clone(),
-            json!([{"op": "remove", "path": "/spec/list/0"}]),
-        )
-        .unwrap();
+        let removed = apply(doc.clone(), json!([{"op": "remove", "path": "/spec/list/0"}])).unwrap();
         assert_eq!(removed, json!({"spec": {"replicas": 1, "list": []}}));
 
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "remove", "path": "/spec/missing"}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "remove", "path": "/spec/missing"}])));
         assert_eq!(reason, "no value at \"/spec/missing\"");
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "replace", "path": "/spec/missing", "value": 1}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "replace", "path": "/spec/missing", "value": 1}])));
         assert_eq!(reason, "no value at \"/spec/missing\"");
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "remove", "path": "/spec/list/1"}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "remove", "path": "/spec/list/1"}])));
         assert_eq!(reason, "index 1 is out of bounds for an array of length 1");
         let reason = failure_reason(apply(doc, json!([{"op": "remove", "path": ""}])));
         assert_eq!(reason, "cannot remove the whole document");
@@ -457,43 +361,24 @@ mod tests {
     #[test]
     fn add_needs_an_existing_parent_and_an_index_in_range() {
         let doc = json!({"spec": {"list": [1]}, "scalar": 1});
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "add", "path": "/a/b", "value": 1}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "add", "path": "/a/b", "value": 1}])));
         assert_eq!(reason, "no value at \"/a\"");
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "add", "path": "/spec/list/2", "value": 1}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "add", "path": "/spec/list/2", "value": 1}])));
         assert_eq!(reason, "index 2 is out of bounds for an array of length 1");
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "add", "path": "/scalar/x", "value": 1}]),
-        ));
-        assert_eq!(
-            reason,
-            "the value at \"/scalar\" is neither an object nor an array"
-        );
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "add", "path": "/scalar/x", "value": 1}])));
+        assert_eq!(reason, "the value at \"/scalar\" is neither an object nor an array");
         for bad in ["01", "-1", "x", ""] {
             let patch = json!([{"op": "add", "path": format!("/spec/list/{bad}"), "value": 1}]);
-            assert_eq!(
-                failure_reason(apply(doc.clone(), patch)),
-                format!("{bad:?} is not a valid array index")
-            );
+            assert_eq!(failure_reason(apply(doc.clone(), patch)), format!("{bad:?} is not a valid array index"));
         }
         // "-" names the end of an array only for add; elsewhere it is not an index.
-        let reason = failure_reason(apply(
-            doc,
-            json!([{"op": "replace", "path": "/spec/list/-", "value": 1}]),
-        ));
+        let reason = failure_reason(apply(doc, json!([{"op": "replace", "path": "/spec/list/-", "value": 1}])));
         assert_eq!(reason, "\"-\" is not a valid array index");
     }
 
     #[test]
     fn test_compares_structurally_and_fails_the_patch() {
-        let doc =
-            json!({"metadata": {"resourceVersion": "7", "labels": {"a": "1", "b": "2"}}, "n": 80});
+        let doc = json!({"metadata": {"resourceVersion": "7", "labels": {"a": "1", "b": "2"}}, "n": 80});
         let ok = json!([
             {"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
             {"op": "test", "path": "/metadata/labels", "value": {"b": "2", "a": "1"}},
@@ -507,25 +392,14 @@ mod tests {
             {"op": "test", "path": "/metadata/resourceVersion", "value": "6"},
         ]);
         match apply(doc.clone(), stale) {
-            Err(PatchError::JsonPatchFailed {
-                index,
-                op,
-                path,
-                reason,
-            }) => {
-                assert_eq!(
-                    (index, op.as_str(), path.as_str()),
-                    (1, "test", "/metadata/resourceVersion")
-                );
+            Err(PatchError::JsonPatchFailed { index, op, path, reason }) => {
+                assert_eq!((index, op.as_str(), path.as_str()), (1, "test", "/metadata/resourceVersion"));
                 assert!(reason.starts_with("test failed"), "{reason}");
             }
             other => panic!("expected a failed test, got {other:?}"),
         }
         // A test of a missing location fails even when the expected value is null.
-        let reason = failure_reason(apply(
-            doc,
-            json!([{"op": "test", "path": "/absent", "value": null}]),
-        ));
+        let reason = failure_reason(apply(doc, json!([{"op": "test", "path": "/absent", "value": null}])));
         assert_eq!(reason, "no value at \"/absent\"");
     }
 
@@ -543,20 +417,11 @@ mod tests {
         .unwrap();
         assert_eq!(moved, json!({"a": {}, "c": 1, "list": [2, 3, 1]}));
 
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "move", "from": "/a", "path": "/a/x"}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "move", "from": "/a", "path": "/a/x"}])));
         assert_eq!(reason, "cannot move \"/a\" into its own child");
-        let reason = failure_reason(apply(
-            doc.clone(),
-            json!([{"op": "move", "from": "/nope", "path": "/x"}]),
-        ));
+        let reason = failure_reason(apply(doc.clone(), json!([{"op": "move", "from": "/nope", "path": "/x"}])));
         assert_eq!(reason, "no value at \"/nope\"");
-        let reason = failure_reason(apply(
-            doc,
-            json!([{"op": "move", "from": "/nope", "path": "/nope"}]),
-        ));
+        let reason = failure_reason(apply(doc, json!([{"op": "move", "from": "/nope", "path": "/nope"}])));
         assert_eq!(reason, "no value at \"/nope\"");
     }
 
@@ -578,16 +443,12 @@ mod tests {
     fn copy_is_bounded_by_total_bytes() {
         let chunk_bytes = 1024 * 1024;
         let doc = json!({"big": "x".repeat(chunk_bytes)});
-        let copy_to =
-            |name: &str| json!({"op": "copy", "from": "/big", "path": format!("/{name}")});
+        let copy_to = |name: &str| json!({"op": "copy", "from": "/big", "path": format!("/{name}")});
         let within = json!([copy_to("c1"), copy_to("c2")]);
         assert!(apply(doc.clone(), within).is_ok());
         let over = json!([copy_to("c1"), copy_to("c2"), copy_to("c3")]);
         match apply(doc, over) {
-            Err(PatchError::CopyTooLarge {
-                copied_bytes,
-                limit_bytes,
-            }) => {
+            Err(PatchError::CopyTooLarge { copied_bytes, limit_bytes }) => {
                 assert_eq!(limit_bytes, MAX_JSON_PATCH_COPY_BYTES);
                 // Each copy is the string plus its two quotes.
                 assert_eq!(copied_bytes, 3 * (chunk_bytes as u64 + 2));
@@ -604,10 +465,7 @@ mod tests {
         let over = Value::Array(vec![op; MAX_JSON_PATCH_OPERATIONS + 1]);
         assert_eq!(
             apply(json!({}), over),
-            Err(PatchError::TooManyOperations {
-                count: MAX_JSON_PATCH_OPERATIONS + 1,
-                limit: MAX_JSON_PATCH_OPERATIONS
-            })
+            Err(PatchError::TooManyOperations { count: MAX_JSON_PATCH_OPERATIONS + 1, limit: MAX_JSON_PATCH_OPERATIONS })
         );
     }
 
@@ -617,18 +475,9 @@ mod tests {
             Err(PatchError::InvalidPatch(message)) => message,
             other => panic!("expected InvalidPatch, got {other:?}"),
         };
-        assert_eq!(
-            malformed(json!({"op": "add"})),
-            "a JSON patch must be a JSON array of operations"
-        );
-        assert_eq!(
-            malformed(json!(["add"])),
-            "operation 0: each operation must be a JSON object"
-        );
-        assert_eq!(
-            malformed(json!([{"path": "/a"}])),
-            "operation 0: missing string member \"op\""
-        );
+        assert_eq!(malformed(json!({"op": "add"})), "a JSON patch must be a JSON array of operations");
+        assert_eq!(malformed(json!(["add"])), "operation 0: each operation must be a JSON object");
+        assert_eq!(malformed(json!([{"path": "/a"}])), "operation 0: missing string member \"op\"");
         assert_eq!(
             malformed(json!([{"op": "merge", "path": "/a"}])),
             "operation 0: unknown op \"merge\"; expected add, remove, replace, move, copy or test"
@@ -637,14 +486,8 @@ mod tests {
             malformed(json!([{"op": "remove", "path": "/a"}, {"op": "add", "path": "/b"}])),
             "operation 1: add needs a member \"value\""
         );
-        assert_eq!(
-            malformed(json!([{"op": "copy", "path": "/b"}])),
-            "operation 0: copy needs a string member \"from\""
-        );
-        assert_eq!(
-            malformed(json!([{"op": "remove", "path": "a"}])),
-            "operation 0: JSON pointer \"a\" must be empty or start with \"/\""
-        );
+        assert_eq!(malformed(json!([{"op": "copy", "path": "/b"}])), "operation 0: copy needs a string member \"from\"");
+        assert_eq!(malformed(json!([{"op": "remove", "path": "a"}])), "operation 0: JSON pointer \"a\" must be empty or start with \"/\"");
         assert_eq!(
             malformed(json!([{"op": "remove", "path": "/a~2"}])),
             "operation 0: JSON pointer \"/a~2\" has a \"~\" not followed by \"0\" or \"1\""
@@ -654,10 +497,7 @@ mod tests {
     #[test]
     fn a_failing_operation_leaves_the_input_untouched() {
         let doc = json!({"a": 1});
-        let result = apply(
-            doc.clone(),
-            json!([{"op": "add", "path": "/b", "value": 2}, {"op": "remove", "path": "/c"}]),
-        );
+        let result = apply(doc.clone(), json!([{"op": "add", "path": "/b", "value": 2}, {"op": "remove", "path": "/c"}]));
         assert!(result.is_err());
         assert_eq!(doc, json!({"a": 1}));
     }

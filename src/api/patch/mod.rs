@@ -30,18 +30,11 @@ pub enum PatchError {
     #[error("the JSON patch has {count} operations, more than the limit of {limit}")]
     TooManyOperations { count: usize, limit: usize },
     /// A JSON patch whose `copy` operations would duplicate too much data (413 Request Entity Too Large).
-    #[error(
-        "the JSON patch copies {copied_bytes} bytes, more than the limit of {limit_bytes} bytes"
-    )]
+    #[error("the JSON patch copies {copied_bytes} bytes, more than the limit of {limit_bytes} bytes")]
     CopyTooLarge { copied_bytes: u64, limit_bytes: u64 },
     /// A well-formed JSON patch operation that does not apply to this object (422 Unprocessable Entity).
     #[error("JSON patch operation {index} ({op} {path:?}) failed: {reason}")]
-    JsonPatchFailed {
-        index: usize,
-        op: String,
-        path: String,
-        reason: String,
-    },
+    JsonPatchFailed { index: usize, op: String, path: String, reason: String },
     /// A strategic merge patch that is malformed: a bad directive, or a list element without its merge
     /// key (400 Bad Request).
     #[error("invalid strategic merge patch at {at}: {reason}")]

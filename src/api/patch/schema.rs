@@ -67,12 +67,10 @@ impl<'a> OpenApiPatchSchema<'a> {
             return (FieldShape::Object, Some(name.to_owned()));
         };
         match definition.get("type").and_then(Value::as_str) {
-            Some("array") | Some("object") if definition.get("properties").is_none() => {
-                match describe_structure(definition) {
-                    (FieldShape::Object, _) => (FieldShape::Object, Some(name.to_owned())),
-                    described => described,
-                }
-            }
+            Some("array") | Some("object") if definition.get("properties").is_none() => match describe_structure(definition) {
+                (FieldShape::Object, _) => (FieldShape::Object, Some(name.to_owned())),
+                described => described,
+            },
             Some("string" | "integer" | "number" | "boolean") => (FieldShape::Primitive, None),
             _ => (FieldShape::Object, Some(name.to_owned())),
         }
@@ -82,13 +80,7 @@ impl<'a> OpenApiPatchSchema<'a> {
 impl PatchSchema for OpenApiPatchSchema<'_> {
     fn field(&self, type_name: &str, name: &str) -> Option<FieldPatchInfo> {
         let property = self.schemas.get(type_name)?.get("properties")?.get(name)?;
-        let extension = |key: &str| {
-            property
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let extension = |key: &str| property.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         let (shape, type_name) = self.describe(property);
         Some(FieldPatchInfo {
             type_name,
@@ -108,9 +100,7 @@ fn describe_structure(schema: &Value) -> (FieldShape, Option<String>) {
             (FieldShape::List, items)
         }
         Some("object") => match schema.get("additionalProperties") {
-            Some(values @ Value::Object(_)) => {
-                (FieldShape::Map, reference(values).map(str::to_owned))
-            }
+            Some(values @ Value::Object(_)) => (FieldShape::Map, reference(values).map(str::to_owned)),
             _ => (FieldShape::Object, None),
         },
         None if schema.get("properties").is_some() => (FieldShape::Object, None),
@@ -123,16 +113,10 @@ fn describe_structure(schema: &Value) -> (FieldShape, Option<String>) {
 fn reference(schema: &Value) -> Option<&str> {
     let target = match schema.get("$ref") {
         Some(target) => target,
-        None => schema
-            .get("allOf")?
-            .as_array()?
-            .iter()
-            .find_map(|part| part.get("$ref"))?,
+        None => schema.get("allOf")?.as_array()?.iter().find_map(|part| part.get("$ref"))?,
     };
     let target = target.as_str()?;
-    REF_PREFIXES
-        .iter()
-        .find_map(|prefix| target.strip_prefix(prefix))
+    REF_PREFIXES.iter().find_map(|prefix| target.strip_prefix(prefix))
 }
 
 /// A small hand-made `components.schemas` in the shape the OpenAPI generator emits: a Deployment down to
@@ -154,8 +138,7 @@ pub(super) fn sample_schemas() -> Map<String, Value> {
     }
     let string = json!({"type": "string"});
     let strings = json!({"type": "array", "items": {"type": "string", "default": ""}});
-    let string_map =
-        json!({"type": "object", "additionalProperties": {"type": "string", "default": ""}});
+    let string_map = json!({"type": "object", "additionalProperties": {"type": "string", "default": ""}});
     let quantity_map = json!({"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Quantity"}});
     let schemas = json!({
         "Deployment": {"type": "object", "properties": {
@@ -251,22 +234,14 @@ pub(super) fn sample_schemas() -> Map<String, Value> {
             "medium": string, "sizeLimit": reference("Quantity"),
         }},
     });
-    schemas
-        .as_object()
-        .cloned()
-        .expect("the sample schemas are a JSON object literal")
+    schemas.as_object().cloned().expect("the sample schemas are a JSON object literal")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn info(
-        type_name: Option<&str>,
-        shape: FieldShape,
-        strategy: &str,
-        key: &str,
-    ) -> Option<FieldPatchInfo> {
+    fn info(type_name: Option<&str>, shape: FieldShape, strategy: &str, key: &str) -> Option<FieldPatchInfo> {
         Some(FieldPatchInfo {
             type_name: type_name.map(str::to_owned),
             shape,
@@ -279,35 +254,12 @@ mod tests {
     fn reads_patch_metadata_and_item_types_of_lists() {
         let schemas = sample_schemas();
         let schema = OpenApiPatchSchema::new(&schemas);
-        assert_eq!(
-            schema.field("PodSpec", "containers"),
-            info(Some("Container"), FieldShape::List, "merge", "name")
-        );
-        assert_eq!(
-            schema.field("PodSpec", "volumes"),
-            info(Some("Volume"), FieldShape::List, "merge,retainKeys", "name")
-        );
-        assert_eq!(
-            schema.field("Container", "ports"),
-            info(
-                Some("ContainerPort"),
-                FieldShape::List,
-                "merge",
-                "containerPort"
-            )
-        );
-        assert_eq!(
-            schema.field("PodSpec", "tolerations"),
-            info(Some("Toleration"), FieldShape::List, "", "")
-        );
-        assert_eq!(
-            schema.field("ObjectMeta", "finalizers"),
-            info(None, FieldShape::List, "merge", "")
-        );
-        assert_eq!(
-            schema.field("Container", "args"),
-            info(None, FieldShape::List, "", "")
-        );
+        assert_eq!(schema.field("PodSpec", "containers"), info(Some("Container"), FieldShape::List, "merge", "name"));
+        assert_eq!(schema.field("PodSpec", "volumes"), info(Some("Volume"), FieldShape::List, "merge,retainKeys", "name"));
+        assert_eq!(schema.field("Container", "ports"), info(Some("ContainerPort"), FieldShape::List, "merge", "containerPort"));
+        assert_eq!(schema.field("PodSpec", "tolerations"), info(Some("Toleration"), FieldShape::List, "", ""));
+        assert_eq!(schema.field("ObjectMeta", "finalizers"), info(None, FieldShape::List, "merge", ""));
+        assert_eq!(schema.field("Container", "args"), info(None, FieldShape::List, "", ""));
     }
 
     #[test]
@@ -315,43 +267,20 @@ mod tests {
         let schemas = sample_schemas();
         let schema = OpenApiPatchSchema::new(&schemas);
         // allOf wrapper with a sibling extension.
-        assert_eq!(
-            schema.field("DeploymentSpec", "strategy"),
-            info(
-                Some("DeploymentStrategy"),
-                FieldShape::Object,
-                "retainKeys",
-                ""
-            )
-        );
+        assert_eq!(schema.field("DeploymentSpec", "strategy"), info(Some("DeploymentStrategy"), FieldShape::Object, "retainKeys", ""));
         // Bare $ref beside a description.
-        assert_eq!(
-            schema.field("DeploymentSpec", "template"),
-            info(Some("PodTemplateSpec"), FieldShape::Object, "", "")
-        );
+        assert_eq!(schema.field("DeploymentSpec", "template"), info(Some("PodTemplateSpec"), FieldShape::Object, "", ""));
         // References to string-like definitions are primitives.
-        assert_eq!(
-            schema.field("RollingUpdateDeployment", "maxSurge"),
-            info(None, FieldShape::Primitive, "", "")
-        );
+        assert_eq!(schema.field("RollingUpdateDeployment", "maxSurge"), info(None, FieldShape::Primitive, "", ""));
     }
 
     #[test]
     fn maps_report_their_value_type() {
         let schemas = sample_schemas();
         let schema = OpenApiPatchSchema::new(&schemas);
-        assert_eq!(
-            schema.field("ObjectMeta", "labels"),
-            info(None, FieldShape::Map, "", "")
-        );
-        assert_eq!(
-            schema.field("ResourceRequirements", "limits"),
-            info(Some("Quantity"), FieldShape::Map, "", "")
-        );
-        assert_eq!(
-            schema.field("Container", "image"),
-            info(None, FieldShape::Primitive, "", "")
-        );
+        assert_eq!(schema.field("ObjectMeta", "labels"), info(None, FieldShape::Map, "", ""));
+        assert_eq!(schema.field("ResourceRequirements", "limits"), info(Some("Quantity"), FieldShape::Map, "", ""));
+        assert_eq!(schema.field("Container", "image"), info(None, FieldShape::Primitive, "", ""));
     }
 
     #[test]

@@ -40,16 +40,11 @@ pub fn apply_strategic_merge_patch(
     root_type_name: &str,
 ) -> Result<Value, PatchError> {
     let (Value::Object(original), Value::Object(changes)) = (doc, patch) else {
-        return Err(PatchError::InvalidPatch(
-            "a strategic merge patch and the object it patches must both be JSON objects"
-                .to_owned(),
-        ));
+        return Err(PatchError::InvalidPatch("a strategic merge patch and the object it patches must both be JSON objects".to_owned()));
     };
     let merger = Merger { schema };
     let scope = Scope::Object(root_type_name.to_owned());
-    merger
-        .merge_object(original.clone(), changes, &scope, &Location::Root)
-        .map(Value::Object)
+    merger.merge_object(original.clone(), changes, &scope, &Location::Root).map(Value::Object)
 }
 
 /// Where in the patch the merge is, rendered only when an error needs it.
@@ -99,18 +94,12 @@ impl<'a> Location<'a> {
 
 /// The patch is malformed at `at`.
 fn malformed(at: &Location<'_>, reason: impl Into<String>) -> PatchError {
-    PatchError::InvalidStrategicPatch {
-        at: at.render(),
-        reason: reason.into(),
-    }
+    PatchError::InvalidStrategicPatch { at: at.render(), reason: reason.into() }
 }
 
 /// The patch is well-formed but cannot be merged into the object at `at`.
 fn unmergeable(at: &Location<'_>, reason: impl Into<String>) -> PatchError {
-    PatchError::StrategicPatchFailed {
-        at: at.render(),
-        reason: reason.into(),
-    }
+    PatchError::StrategicPatchFailed { at: at.render(), reason: reason.into() }
 }
 
 #[derive(Clone, Copy)]
@@ -128,18 +117,12 @@ fn directive_of(object: &Object, at: &Location<'_>) -> Result<Option<Directive>,
         Some("replace") => Ok(Some(Directive::Replace)),
         Some("delete") => Ok(Some(Directive::Delete)),
         Some("merge") => Ok(Some(Directive::Merge)),
-        _ => Err(malformed(
-            at,
-            format!("$patch must be \"replace\", \"delete\" or \"merge\", not {value}"),
-        )),
+        _ => Err(malformed(at, format!("$patch must be \"replace\", \"delete\" or \"merge\", not {value}"))),
     }
 }
 
 fn merge_marker_in_list(at: &Location<'_>) -> PatchError {
-    malformed(
-        at,
-        "$patch: merge is not supported as a list element; lists with patch strategy merge merge anyway",
-    )
+    malformed(at, "$patch: merge is not supported as a list element; lists with patch strategy merge merge anyway")
 }
 
 fn is_directive_key(key: &str) -> bool {
@@ -150,11 +133,7 @@ fn is_directive_key(key: &str) -> bool {
 }
 
 /// The list field a `<prefix>/<field>` directive names; `suffix` is what follows the prefix.
-fn directive_target<'k>(
-    suffix: &'k str,
-    prefix: &str,
-    at: &Location<'_>,
-) -> Result<&'k str, PatchError> {
+fn directive_target<'k>(suffix: &'k str, prefix: &str, at: &Location<'_>) -> Result<&'k str, PatchError> {
     suffix
         .strip_prefix('/')
         .filter(|field| !field.is_empty())
@@ -228,11 +207,7 @@ fn kind_of(value: &Value) -> ElementKind {
 }
 
 /// The one JSON type of every element of both lists, None when both are empty.
-fn common_element_kind(
-    current: &[Value],
-    change: &[Value],
-    at: &Location<'_>,
-) -> Result<Option<ElementKind>, PatchError> {
+fn common_element_kind(current: &[Value], change: &[Value], at: &Location<'_>) -> Result<Option<ElementKind>, PatchError> {
     let mut kinds = current.iter().chain(change).map(kind_of);
     let Some(first) = kinds.next() else {
         return Ok(None);
@@ -241,10 +216,7 @@ fn common_element_kind(
         return Err(unmergeable(at, "lists of lists cannot be merged"));
     }
     if kinds.any(|kind| kind != first) {
-        return Err(unmergeable(
-            at,
-            "the elements of the list and of the patch are not all of the same JSON type",
-        ));
+        return Err(unmergeable(at, "the elements of the list and of the patch are not all of the same JSON type"));
     }
     Ok(Some(first))
 }
@@ -257,24 +229,15 @@ fn element_key(element: &Value, merge_key: Option<&str>) -> Option<String> {
     }
 }
 
-fn merge_key_of(
-    element: &Object,
-    merge_key: &str,
-    at: &Location<'_>,
-) -> Result<String, PatchError> {
-    element.get(merge_key).map(canonical_key).ok_or_else(|| {
-        malformed(
-            at,
-            format!("the element does not contain declared merge key {merge_key:?}"),
-        )
-    })
+fn merge_key_of(element: &Object, merge_key: &str, at: &Location<'_>) -> Result<String, PatchError> {
+    element
+        .get(merge_key)
+        .map(canonical_key)
+        .ok_or_else(|| malformed(at, format!("the element does not contain declared merge key {merge_key:?}")))
 }
 
 /// Where each identity first occurs in `list`; elements without an identity are skipped.
-fn first_positions<'v>(
-    list: impl IntoIterator<Item = &'v Value>,
-    merge_key: Option<&str>,
-) -> HashMap<String, usize> {
+fn first_positions<'v>(list: impl IntoIterator<Item = &'v Value>, merge_key: Option<&str>) -> HashMap<String, usize> {
     let mut positions = HashMap::new();
     for (index, element) in list.into_iter().enumerate() {
         if let Some(key) = element_key(element, merge_key) {
@@ -288,16 +251,9 @@ fn first_positions<'v>(
 /// the `$setElementOrder` list's); the others keep the current list's order; the two runs are then woven
 /// together, a current-only element going first only when the current list has it before the patched
 /// element it is compared with.
-fn order<T>(
-    merged: Vec<(String, T)>,
-    patch_order: &HashMap<String, usize>,
-    current_order: &HashMap<String, usize>,
-) -> Vec<T> {
-    let rank =
-        |ranks: &HashMap<String, usize>, key: &str| ranks.get(key).copied().unwrap_or(usize::MAX);
-    let (mut patched, mut current_only): (Vec<_>, Vec<_>) = merged
-        .into_iter()
-        .partition(|(key, _)| patch_order.contains_key(key));
+fn order<T>(merged: Vec<(String, T)>, patch_order: &HashMap<String, usize>, current_order: &HashMap<String, usize>) -> Vec<T> {
+    let rank = |ranks: &HashMap<String, usize>, key: &str| ranks.get(key).copied().unwrap_or(usize::MAX);
+    let (mut patched, mut current_only): (Vec<_>, Vec<_>) = merged.into_iter().partition(|(key, _)| patch_order.contains_key(key));
     patched.sort_by_key(|(key, _)| rank(patch_order, key));
     current_only.sort_by_key(|(key, _)| rank(current_order, key));
 
@@ -313,11 +269,7 @@ fn order<T>(
             (None, Some(_)) => false,
             (None, None) => break,
         };
-        let next = if take_current {
-            current_only.next()
-        } else {
-            patched.next()
-        };
+        let next = if take_current { current_only.next() } else { patched.next() };
         out.extend(next.map(|(_, element)| element));
     }
     out
@@ -383,44 +335,20 @@ fn clean_list(items: &[Value], at: &Location<'_>) -> Result<Vec<Value>, PatchErr
 }
 
 /// Apply `$retainKeys`: every field the patch sets must be listed, and unlisted fields are cleared.
-fn retain_keys(
-    original: &mut Object,
-    patch: &Object,
-    keys: &Value,
-    at: &Location<'_>,
-) -> Result<(), PatchError> {
-    let not_a_list = || {
-        malformed(
-            &at.field(RETAIN_KEYS_DIRECTIVE),
-            "$retainKeys must be a list of field names",
-        )
-    };
-    let keep: HashSet<&str> = keys
-        .as_array()
-        .ok_or_else(not_a_list)?
-        .iter()
-        .map(|key| key.as_str().ok_or_else(not_a_list))
-        .collect::<Result<_, _>>()?;
-    let stray = patch.iter().find(|(key, change)| {
-        !change.is_null() && !is_directive_key(key) && !keep.contains(key.as_str())
-    });
+fn retain_keys(original: &mut Object, patch: &Object, keys: &Value, at: &Location<'_>) -> Result<(), PatchError> {
+    let not_a_list = || malformed(&at.field(RETAIN_KEYS_DIRECTIVE), "$retainKeys must be a list of field names");
+    let keep: HashSet<&str> =
+        keys.as_array().ok_or_else(not_a_list)?.iter().map(|key| key.as_str().ok_or_else(not_a_list)).collect::<Result<_, _>>()?;
+    let stray = patch.iter().find(|(key, change)| !change.is_null() && !is_directive_key(key) && !keep.contains(key.as_str()));
     if let Some((key, _)) = stray {
-        return Err(malformed(
-            at,
-            format!("field {key:?} is set in the patch but not listed in $retainKeys"),
-        ));
+        return Err(malformed(at, format!("field {key:?} is set in the patch but not listed in $retainKeys")));
     }
     original.retain(|key, _| keep.contains(key.as_str()));
     Ok(())
 }
 
 /// Apply `$deleteFromPrimitiveList/<field>`: remove the listed values from the current list, if any.
-fn delete_from_list(
-    original: &mut Object,
-    field: &str,
-    doomed: &Value,
-    at: &Location<'_>,
-) -> Result<(), PatchError> {
+fn delete_from_list(original: &mut Object, field: &str, doomed: &Value, at: &Location<'_>) -> Result<(), PatchError> {
     let Value::Array(doomed) = doomed else {
         return Err(malformed(at, "must be a list of the values to delete"));
     };
@@ -445,20 +373,11 @@ fn check_listed_order(
     }
     let mut remaining = listed.iter();
     for (index, element) in change.iter().enumerate() {
-        if element
-            .as_object()
-            .is_some_and(|object| object.contains_key(PATCH_DIRECTIVE))
-        {
+        if element.as_object().is_some_and(|object| object.contains_key(PATCH_DIRECTIVE)) {
             continue;
         }
         let key = element_key(element, merge_key).ok_or_else(|| {
-            malformed(
-                &at.index(index),
-                format!(
-                    "the element does not contain declared merge key {:?}",
-                    merge_key.unwrap_or_default()
-                ),
-            )
+            malformed(&at.index(index), format!("the element does not contain declared merge key {:?}", merge_key.unwrap_or_default()))
         })?;
         if !remaining.any(|entry| element_key(entry, merge_key).as_ref() == Some(&key)) {
             return Err(malformed(
@@ -485,13 +404,7 @@ fn order_as_listed(
     let mut ranks = HashMap::new();
     for (rank, entry) in listed.iter().enumerate() {
         let key = element_key(entry, merge_key).ok_or_else(|| {
-            malformed(
-                directive_at,
-                format!(
-                    "entry {rank} does not contain declared merge key {:?}",
-                    merge_key.unwrap_or_default()
-                ),
-            )
+            malformed(directive_at, format!("entry {rank} does not contain declared merge key {:?}", merge_key.unwrap_or_default()))
         })?;
         ranks.entry(key).or_insert(rank);
     }
@@ -502,10 +415,7 @@ fn order_as_listed(
             Some(key) => Ok((key, element)),
             None => Err(unmergeable(
                 field_at,
-                format!(
-                    "the list element at index {index} does not contain declared merge key {:?}",
-                    merge_key.unwrap_or_default()
-                ),
+                format!("the list element at index {index} does not contain declared merge key {:?}", merge_key.unwrap_or_default()),
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -521,34 +431,19 @@ fn marker(element: &Value) -> Option<&str> {
 /// list as its merge left it in place: elements deleted by `$patch: delete` markers drop out, and elements
 /// the patch adds take the freed places at the end, up to the current list's length. So when a patch deletes
 /// elements, as many added elements rank after the surviving current ones instead of before them.
-fn placement_order(
-    current: &[Value],
-    change: Option<&[Value]>,
-    meta: &FieldMeta,
-) -> HashMap<String, usize> {
+fn placement_order(current: &[Value], change: Option<&[Value]>, meta: &FieldMeta) -> HashMap<String, usize> {
     let merge_key = meta.merge_key.as_deref();
     let change = change.unwrap_or_default();
-    let rewritten =
-        meta.merge && merge_key.is_some() && !change.iter().any(|e| marker(e) == Some("replace"));
+    let rewritten = meta.merge && merge_key.is_some() && !change.iter().any(|e| marker(e) == Some("replace"));
     if !rewritten {
         return first_positions(current, merge_key);
     }
-    let deleted: HashSet<String> = change
-        .iter()
-        .filter(|element| marker(element) == Some("delete"))
-        .filter_map(|element| element_key(element, merge_key))
-        .collect();
-    let kept = current.iter().filter(|element| {
-        element_key(element, merge_key).is_none_or(|key| !deleted.contains(&key))
-    });
-    let mut present: HashSet<String> = kept
-        .clone()
-        .filter_map(|element| element_key(element, merge_key))
-        .collect();
-    let added = change.iter().filter(|element| {
-        marker(element).is_none()
-            && element_key(element, merge_key).is_some_and(|key| present.insert(key))
-    });
+    let deleted: HashSet<String> =
+        change.iter().filter(|element| marker(element) == Some("delete")).filter_map(|element| element_key(element, merge_key)).collect();
+    let kept = current.iter().filter(|element| element_key(element, merge_key).is_none_or(|key| !deleted.contains(&key)));
+    let mut present: HashSet<String> = kept.clone().filter_map(|element| element_key(element, merge_key)).collect();
+    let added =
+        change.iter().filter(|element| marker(element).is_none() && element_key(element, merge_key).is_some_and(|key| present.insert(key)));
     first_positions(kept.chain(added).take(current.len()), merge_key)
 }
 
@@ -568,25 +463,12 @@ impl Merger<'_> {
     fn field_meta(&self, scope: &Scope, name: &str) -> FieldMeta {
         match scope {
             Scope::Unknown => FieldMeta::default(),
-            Scope::MapOf(value_type) => FieldMeta {
-                child: Scope::named(value_type.clone()),
-                ..FieldMeta::default()
-            },
-            Scope::Object(type_name) => self
-                .schema
-                .field(type_name, name)
-                .map(FieldMeta::from)
-                .unwrap_or_default(),
+            Scope::MapOf(value_type) => FieldMeta { child: Scope::named(value_type.clone()), ..FieldMeta::default() },
+            Scope::Object(type_name) => self.schema.field(type_name, name).map(FieldMeta::from).unwrap_or_default(),
         }
     }
 
-    fn merge_object(
-        &self,
-        mut original: Object,
-        patch: &Object,
-        scope: &Scope,
-        at: &Location<'_>,
-    ) -> Result<Object, PatchError> {
+    fn merge_object(&self, mut original: Object, patch: &Object, scope: &Scope, at: &Location<'_>) -> Result<Object, PatchError> {
         match directive_of(patch, at)? {
             Some(Directive::Replace) => return clean_object(patch, at),
             Some(Directive::Delete) => return Ok(Object::new()),
@@ -638,34 +520,25 @@ impl Merger<'_> {
         at: &Location<'_>,
     ) -> Result<Option<Value>, PatchError> {
         match (current, change) {
-            (Some(Value::Object(current)), Value::Object(change)) if !meta.replace => Ok(Some(
-                Value::Object(self.merge_object(current, change, &meta.child, at)?),
-            )),
-            (Some(Value::Array(current)), Value::Array(change)) if meta.merge => Ok(Some(
-                Value::Array(self.merge_list(current, change, meta, at)?),
-            )),
+            (Some(Value::Object(current)), Value::Object(change)) if !meta.replace => {
+                Ok(Some(Value::Object(self.merge_object(current, change, &meta.child, at)?)))
+            }
+            (Some(Value::Array(current)), Value::Array(change)) if meta.merge => {
+                Ok(Some(Value::Array(self.merge_list(current, change, meta, at)?)))
+            }
             _ => clean(change, at),
         }
     }
 
     /// Merge a list with patch strategy "merge".
-    fn merge_list(
-        &self,
-        current: Vec<Value>,
-        change: &[Value],
-        meta: &FieldMeta,
-        at: &Location<'_>,
-    ) -> Result<Vec<Value>, PatchError> {
+    fn merge_list(&self, current: Vec<Value>, change: &[Value], meta: &FieldMeta, at: &Location<'_>) -> Result<Vec<Value>, PatchError> {
         match common_element_kind(&current, change, at)? {
             None => return Ok(current),
             Some(ElementKind::Object) => {}
             Some(_) => return Ok(merge_primitive_list(current, change)),
         }
         let Some(merge_key) = meta.merge_key.as_deref() else {
-            return Err(unmergeable(
-                at,
-                "the list has patch strategy merge but no merge key, so its elements cannot be matched",
-            ));
+            return Err(unmergeable(at, "the list has patch strategy merge but no merge key, so its elements cannot be matched"));
         };
         // The kind check above made every element an object.
         let mut current: Vec<Object> = current
@@ -692,11 +565,7 @@ impl Merger<'_> {
             }
         }
         if !doomed.is_empty() {
-            current.retain(|existing| {
-                existing
-                    .get(merge_key)
-                    .is_none_or(|key| !doomed.contains(&canonical_key(key)))
-            });
+            current.retain(|existing| existing.get(merge_key).is_none_or(|key| !doomed.contains(&canonical_key(key))));
         }
         if replace {
             return items
@@ -714,10 +583,9 @@ impl Merger<'_> {
             .enumerate()
             .map(|(index, existing)| match existing.get(merge_key) {
                 Some(key) => Ok((canonical_key(key), existing)),
-                None => Err(unmergeable(
-                    at,
-                    format!("the existing element at index {index} does not contain declared merge key {merge_key:?}"),
-                )),
+                None => {
+                    Err(unmergeable(at, format!("the existing element at index {index} does not contain declared merge key {merge_key:?}")))
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut positions: HashMap<String, usize> = HashMap::new();
@@ -733,8 +601,7 @@ impl Merger<'_> {
             match positions.get(&key) {
                 Some(&position) => {
                     let existing = std::mem::take(&mut merged[position].1);
-                    merged[position].1 =
-                        self.merge_object(existing, element, &meta.child, &element_at)?;
+                    merged[position].1 = self.merge_object(existing, element, &meta.child, &element_at)?;
                 }
                 None => {
                     positions.insert(key.clone(), merged.len());
@@ -742,10 +609,7 @@ impl Merger<'_> {
                 }
             }
         }
-        Ok(order(merged, &patch_order, &current_order)
-            .into_iter()
-            .map(Value::Object)
-            .collect())
+        Ok(order(merged, &patch_order, &current_order).into_iter().map(Value::Object).collect())
     }
 
     /// Merge every list that has a `$setElementOrder/<field>` directive and put it in the listed order.
@@ -780,26 +644,14 @@ impl Merger<'_> {
                 check_listed_order(change, listed, merge_key, field, &field_at)?;
             }
             let current = original.get_mut(field).and_then(take_list);
-            let current_order = current
-                .as_ref()
-                .map(|current| placement_order(current, change, &meta))
-                .unwrap_or_default();
+            let current_order = current.as_ref().map(|current| placement_order(current, change, &meta)).unwrap_or_default();
             let merged = match (current, change) {
-                (Some(current), Some(change)) if meta.merge => {
-                    self.merge_list(current, change, &meta, &field_at)?
-                }
+                (Some(current), Some(change)) if meta.merge => self.merge_list(current, change, &meta, &field_at)?,
                 (_, Some(change)) => clean_list(change, &field_at)?,
                 (Some(current), None) => current,
                 (None, None) => continue,
             };
-            let ordered = order_as_listed(
-                merged,
-                listed,
-                merge_key,
-                &current_order,
-                &directive_at,
-                &field_at,
-            )?;
+            let ordered = order_as_listed(merged, listed, merge_key, &current_order, &directive_at, &field_at)?;
             original.insert(field.to_owned(), Value::Array(ordered));
             handled.insert(field);
         }
@@ -824,18 +676,12 @@ mod tests {
     }
 
     fn names(list: &Value) -> Vec<&str> {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap())
-            .collect()
+        list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect()
     }
 
     fn has_directive_key(value: &Value) -> bool {
         match value {
-            Value::Object(map) => map
-                .iter()
-                .any(|(k, v)| k.starts_with('$') || has_directive_key(v)),
+            Value::Object(map) => map.iter().any(|(k, v)| k.starts_with('$') || has_directive_key(v)),
             Value::Array(items) => items.iter().any(has_directive_key),
             _ => false,
         }
@@ -875,20 +721,11 @@ mod tests {
             "status": {"nested": {"keep": 1, "dropped": null}}
         });
         let result = apply("Deployment", deployment(), patch).unwrap();
-        assert_eq!(
-            result["metadata"]["labels"],
-            json!({"app": "web", "track": "stable"})
-        );
+        assert_eq!(result["metadata"]["labels"], json!({"app": "web", "track": "stable"}));
         assert_eq!(result["metadata"]["annotations"], json!({"a": "1"}));
         assert_eq!(result["spec"]["replicas"], json!(3));
-        assert_eq!(
-            result["spec"]["template"]["metadata"]["labels"],
-            json!({"app": "web", "v": "2"})
-        );
-        assert_eq!(
-            result["spec"]["template"]["spec"],
-            deployment()["spec"]["template"]["spec"]
-        );
+        assert_eq!(result["spec"]["template"]["metadata"]["labels"], json!({"app": "web", "v": "2"}));
+        assert_eq!(result["spec"]["template"]["spec"], deployment()["spec"]["template"]["spec"]);
         // A new object keeps its values but not its nulls: they have nothing to delete.
         assert_eq!(result["status"], json!({"nested": {"keep": 1}}));
         assert!(result["spec"].get("paused").is_none());
@@ -930,26 +767,16 @@ mod tests {
 
     #[test]
     fn set_element_order_reorders_without_touching_contents() {
-        let doc =
-            json!({"containers": [{"name": "a", "image": "1"}, {"name": "b"}, {"name": "c"}]});
-        let result = pod_spec(
-            doc,
-            json!({"$setElementOrder/containers": [{"name": "c"}, {"name": "a"}, {"name": "b"}]}),
-        );
-        assert_eq!(
-            result,
-            json!({"containers": [{"name": "c"}, {"name": "a", "image": "1"}, {"name": "b"}]})
-        );
+        let doc = json!({"containers": [{"name": "a", "image": "1"}, {"name": "b"}, {"name": "c"}]});
+        let result = pod_spec(doc, json!({"$setElementOrder/containers": [{"name": "c"}, {"name": "a"}, {"name": "b"}]}));
+        assert_eq!(result, json!({"containers": [{"name": "c"}, {"name": "a", "image": "1"}, {"name": "b"}]}));
     }
 
     #[test]
     fn set_element_order_weaves_in_elements_only_the_server_has() {
         // "x" and "y" were added by someone else; kubectl's order lists only its own containers.
         let doc = json!({"containers": [{"name": "a"}, {"name": "x"}, {"name": "b"}]});
-        let result = pod_spec(
-            doc,
-            json!({"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}),
-        );
+        let result = pod_spec(doc, json!({"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}));
         assert_eq!(names(&result["containers"]), ["x", "b", "a"]);
 
         // An element added by a patch that also deletes one ranks after the surviving server elements.
@@ -966,16 +793,9 @@ mod tests {
 
     #[test]
     fn merge_lists_follow_the_patch_order_then_the_current_order() {
-        let doc =
-            json!({"containers": [{"name": "a"}, {"name": "b", "image": "b"}, {"name": "c"}]});
-        let result = pod_spec(
-            doc.clone(),
-            json!({"containers": [{"name": "c", "image": "c"}, {"name": "a"}]}),
-        );
-        assert_eq!(
-            result,
-            json!({"containers": [{"name": "b", "image": "b"}, {"name": "c", "image": "c"}, {"name": "a"}]})
-        );
+        let doc = json!({"containers": [{"name": "a"}, {"name": "b", "image": "b"}, {"name": "c"}]});
+        let result = pod_spec(doc.clone(), json!({"containers": [{"name": "c", "image": "c"}, {"name": "a"}]}));
+        assert_eq!(result, json!({"containers": [{"name": "b", "image": "b"}, {"name": "c", "image": "c"}, {"name": "a"}]}));
         // An element the server lacks is never ranked behind current elements, so one the patch lists first
         // comes first; elements after it in the patch follow it.
         let result = pod_spec(doc, json!({"containers": [{"name": "z"}, {"name": "b"}]}));
@@ -1035,10 +855,7 @@ mod tests {
     #[test]
     fn patch_delete_removes_every_element_with_the_key() {
         let doc = json!({"containers": [{"name": "a"}, {"name": "b", "image": "1"}, {"name": "b", "image": "2"}]});
-        let result = pod_spec(
-            doc,
-            json!({"containers": [{"name": "b", "$patch": "delete"}, {"name": "gone", "$patch": "delete"}]}),
-        );
+        let result = pod_spec(doc, json!({"containers": [{"name": "b", "$patch": "delete"}, {"name": "gone", "$patch": "delete"}]}));
         assert_eq!(result, json!({"containers": [{"name": "a"}]}));
     }
 
@@ -1051,10 +868,7 @@ mod tests {
         // Without the directive the old rollingUpdate would survive the type change.
         let patch = json!({"spec": {"strategy": {"type": "Recreate"}}});
         let result = apply("Deployment", deployment(), patch).unwrap();
-        assert_eq!(
-            result["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
-            json!(1)
-        );
+        assert_eq!(result["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], json!(1));
 
         // Back again: fields not listed go, listed ones merge.
         let doc = json!({"spec": {"strategy": {"type": "Recreate"}}});
@@ -1064,10 +878,7 @@ mod tests {
             "rollingUpdate": {"maxSurge": 1}
         }}});
         let result = apply("Deployment", doc, patch).unwrap();
-        assert_eq!(
-            result["spec"]["strategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}})
-        );
+        assert_eq!(result["spec"]["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}));
     }
 
     #[test]
@@ -1075,20 +886,11 @@ mod tests {
         let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": {}}}});
         let (at, reason) = rejection("Deployment", deployment(), patch);
         assert_eq!(at, "spec.strategy");
-        assert_eq!(
-            reason,
-            "field \"rollingUpdate\" is set in the patch but not listed in $retainKeys"
-        );
+        assert_eq!(reason, "field \"rollingUpdate\" is set in the patch but not listed in $retainKeys");
 
         let patch = json!({"spec": {"strategy": {"$retainKeys": "type"}}});
         let (at, reason) = rejection("Deployment", deployment(), patch);
-        assert_eq!(
-            (at.as_str(), reason.as_str()),
-            (
-                "spec.strategy.$retainKeys",
-                "$retainKeys must be a list of field names"
-            )
-        );
+        assert_eq!((at.as_str(), reason.as_str()), ("spec.strategy.$retainKeys", "$retainKeys must be a list of field names"));
     }
 
     #[test]
@@ -1134,12 +936,7 @@ mod tests {
             })
         );
         // An unknown root type merges like JSON merge patch.
-        let result = apply(
-            "NoSuchType",
-            json!({"a": {"b": 1}, "l": [1]}),
-            json!({"a": {"c": 2}, "l": [2]}),
-        )
-        .unwrap();
+        let result = apply("NoSuchType", json!({"a": {"b": 1}, "l": [1]}), json!({"a": {"c": 2}, "l": [2]})).unwrap();
         assert_eq!(result, json!({"a": {"b": 1, "c": 2}, "l": [2]}));
     }
 
@@ -1147,10 +944,7 @@ mod tests {
     fn maps_of_quantities_merge_by_key() {
         let doc = json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "100m"}}}]});
         let patch = json!({"containers": [{"name": "web", "resources": {"limits": {"memory": "1Gi"}, "requests": null}}]});
-        assert_eq!(
-            pod_spec(doc, patch),
-            json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]})
-        );
+        assert_eq!(pod_spec(doc, patch), json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}));
     }
 
     #[test]
@@ -1163,19 +957,13 @@ mod tests {
                 "containers": [{"name": "c", "image": "x"}, {"$patch": "replace"}]
             }),
         );
-        assert_eq!(
-            result,
-            json!({"nodeSelector": {"zone": "b"}, "containers": [{"name": "c", "image": "x"}]})
-        );
+        assert_eq!(result, json!({"nodeSelector": {"zone": "b"}, "containers": [{"name": "c", "image": "x"}]}));
 
         let emptied = pod_spec(doc, json!({"containers": [{"$patch": "replace"}]}));
         assert_eq!(emptied["containers"], json!([]));
 
         // Replacing a map that does not exist yet creates it.
-        let created = pod_spec(
-            json!({}),
-            json!({"nodeSelector": {"$patch": "replace", "zone": "c"}}),
-        );
+        let created = pod_spec(json!({}), json!({"nodeSelector": {"$patch": "replace", "zone": "c"}}));
         assert_eq!(created, json!({"nodeSelector": {"zone": "c"}}));
     }
 
@@ -1183,19 +971,10 @@ mod tests {
     fn patch_delete_and_merge_on_maps() {
         let doc = json!({"nodeSelector": {"zone": "a"}});
         // As upstream: the map is emptied, not removed.
+        assert_eq!(pod_spec(doc.clone(), json!({"nodeSelector": {"$patch": "delete"}})), json!({"nodeSelector": {}}));
+        assert_eq!(pod_spec(json!({}), json!({"nodeSelector": {"$patch": "delete"}})), json!({}));
         assert_eq!(
-            pod_spec(doc.clone(), json!({"nodeSelector": {"$patch": "delete"}})),
-            json!({"nodeSelector": {}})
-        );
-        assert_eq!(
-            pod_spec(json!({}), json!({"nodeSelector": {"$patch": "delete"}})),
-            json!({})
-        );
-        assert_eq!(
-            pod_spec(
-                doc,
-                json!({"nodeSelector": {"$patch": "merge", "disk": "ssd"}})
-            ),
+            pod_spec(doc, json!({"nodeSelector": {"$patch": "merge", "disk": "ssd"}})),
             json!({"nodeSelector": {"zone": "a", "disk": "ssd"}})
         );
     }
@@ -1203,12 +982,7 @@ mod tests {
     #[test]
     fn primitive_merge_lists_union_and_delete() {
         let doc = json!({"metadata": {"finalizers": ["a", "b"]}});
-        let union = apply(
-            "Deployment",
-            doc.clone(),
-            json!({"metadata": {"finalizers": ["c", "a"]}}),
-        )
-        .unwrap();
+        let union = apply("Deployment", doc.clone(), json!({"metadata": {"finalizers": ["c", "a"]}})).unwrap();
         assert_eq!(union["metadata"]["finalizers"], json!(["c", "a", "b"]));
 
         let patch = json!({"metadata": {
@@ -1221,10 +995,7 @@ mod tests {
 
         // Deleting from a list that does not exist does not create it.
         let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}});
-        assert_eq!(
-            apply("Deployment", json!({"metadata": {}}), patch).unwrap(),
-            json!({"metadata": {}})
-        );
+        assert_eq!(apply("Deployment", json!({"metadata": {}}), patch).unwrap(), json!({"metadata": {}}));
     }
 
     #[test]
@@ -1262,11 +1033,7 @@ mod tests {
     fn malformed_directives_are_rejected() {
         let doc = || json!({"containers": [{"name": "web", "env": [{"name": "A"}]}]});
         let cases = [
-            (
-                json!({"containers": [{"image": "x"}]}),
-                "containers[0]",
-                "the element does not contain declared merge key \"name\"",
-            ),
+            (json!({"containers": [{"image": "x"}]}), "containers[0]", "the element does not contain declared merge key \"name\""),
             (
                 json!({"containers": [{"name": "web", "env": [{"value": "1"}]}]}),
                 "containers[0].env[0]",
@@ -1288,16 +1055,8 @@ mod tests {
                 "$patch: merge is not supported as a list element; lists with patch strategy merge merge anyway",
             ),
             (json!({"$setElementOrder/containers": {"name": "web"}}), "$setElementOrder/containers", "must be a list"),
-            (
-                json!({"$setElementOrder": []}),
-                "$setElementOrder",
-                "expected a key of the form $setElementOrder/<field>",
-            ),
-            (
-                json!({"$deleteFromPrimitiveList/args": "x"}),
-                "$deleteFromPrimitiveList/args",
-                "must be a list of the values to delete",
-            ),
+            (json!({"$setElementOrder": []}), "$setElementOrder", "expected a key of the form $setElementOrder/<field>"),
+            (json!({"$deleteFromPrimitiveList/args": "x"}), "$deleteFromPrimitiveList/args", "must be a list of the values to delete"),
             (
                 json!({"$setElementOrder/containers": [{"name": "a"}, {"name": "web"}], "containers": [{"name": "web"}, {"name": "a"}]}),
                 "containers",
@@ -1311,11 +1070,7 @@ mod tests {
             ),
         ];
         for (patch, at, reason) in cases {
-            assert_eq!(
-                rejection("PodSpec", doc(), patch.clone()),
-                (at.to_owned(), reason.to_owned()),
-                "{patch}"
-            );
+            assert_eq!(rejection("PodSpec", doc(), patch.clone()), (at.to_owned(), reason.to_owned()), "{patch}");
         }
     }
 
@@ -1325,47 +1080,22 @@ mod tests {
             Err(PatchError::StrategicPatchFailed { at, reason }) => (at, reason),
             other => panic!("expected StrategicPatchFailed, got {other:?}"),
         };
-        let (at, reason) = failure(
-            json!({"containers": [{"name": "a"}]}),
-            json!({"containers": ["b"]}),
-        );
+        let (at, reason) = failure(json!({"containers": [{"name": "a"}]}), json!({"containers": ["b"]}));
         assert_eq!(at, "containers");
-        assert_eq!(
-            reason,
-            "the elements of the list and of the patch are not all of the same JSON type"
-        );
-        let (_, reason) = failure(
-            json!({"containers": [{"image": "a"}]}),
-            json!({"containers": [{"name": "b"}]}),
-        );
-        assert_eq!(
-            reason,
-            "the existing element at index 0 does not contain declared merge key \"name\""
-        );
+        assert_eq!(reason, "the elements of the list and of the patch are not all of the same JSON type");
+        let (_, reason) = failure(json!({"containers": [{"image": "a"}]}), json!({"containers": [{"name": "b"}]}));
+        assert_eq!(reason, "the existing element at index 0 does not contain declared merge key \"name\"");
         let (_, reason) = failure(json!({"containers": [[1]]}), json!({"containers": [[2]]}));
         assert_eq!(reason, "lists of lists cannot be merged");
     }
 
     #[test]
     fn empty_patches_and_non_objects() {
-        assert_eq!(
-            apply("Deployment", deployment(), json!({})).unwrap(),
-            deployment()
-        );
+        assert_eq!(apply("Deployment", deployment(), json!({})).unwrap(), deployment());
         // An empty merge list patch changes nothing.
-        let unchanged = apply(
-            "Deployment",
-            deployment(),
-            json!({"spec": {"template": {"spec": {"containers": []}}}}),
-        );
+        let unchanged = apply("Deployment", deployment(), json!({"spec": {"template": {"spec": {"containers": []}}}}));
         assert_eq!(unchanged.unwrap(), deployment());
-        assert!(matches!(
-            apply("Deployment", deployment(), json!([])),
-            Err(PatchError::InvalidPatch(_))
-        ));
-        assert!(matches!(
-            apply("Deployment", json!("x"), json!({})),
-            Err(PatchError::InvalidPatch(_))
-        ));
+        assert!(matches!(apply("Deployment", deployment(), json!([])), Err(PatchError::InvalidPatch(_))));
+        assert!(matches!(apply("Deployment", json!("x"), json!({})), Err(PatchError::InvalidPatch(_))));
     }
 }

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::format::{
-    age, column, container_cells, format_label_selector, format_labels, int, list, name, wide,
-    AGE_COLUMN, CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION, NAME_COLUMN,
+    age, column, container_cells, format_label_selector, format_labels, int, list, name, wide, AGE_COLUMN, CONTAINERS_DESCRIPTION,
+    IMAGES_DESCRIPTION, NAME_COLUMN,
 };
 use crate::api::registry::Column;
 use crate::api::selector::LabelSelector;
@@ -53,11 +53,7 @@ pub fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
     };
     vec![
         name(deployment),
-        Value::from(format!(
-            "{}/{}",
-            int(deployment, "/status/readyReplicas"),
-            int(deployment, "/spec/replicas")
-        )),
+        Value::from(format!("{}/{}", int(deployment, "/status/readyReplicas"), int(deployment, "/spec/replicas"))),
         Value::from(int(deployment, "/status/updatedReplicas")),
         Value::from(int(deployment, "/status/availableReplicas")),
         Value::from(age(deployment, now)),
@@ -142,11 +138,7 @@ pub const DAEMON_SET_COLUMNS: &[Column] = &[
         "numberReady is the number of nodes that should be running the \
         daemon pod and have one or more of the daemon pod running with a Ready Condition.",
     ),
-    column(
-        "Up-to-date",
-        "integer",
-        "The total number of nodes that are running updated daemon pod",
-    ),
+    column("Up-to-date", "integer", "The total number of nodes that are running updated daemon pod"),
     column(
         "Available",
         "integer",
@@ -182,9 +174,7 @@ pub fn daemon_set_cells(daemon_set: &Value, now: Timestamp) -> Vec<Value> {
         Value::from(int(daemon_set, "/status/numberReady")),
         Value::from(int(daemon_set, "/status/updatedNumberScheduled")),
         Value::from(int(daemon_set, "/status/numberAvailable")),
-        Value::from(format_labels(
-            daemon_set.pointer("/spec/template/spec/nodeSelector"),
-        )),
+        Value::from(format_labels(daemon_set.pointer("/spec/template/spec/nodeSelector"))),
         Value::from(age(daemon_set, now)),
         Value::from(containers),
         Value::from(images),
@@ -201,15 +191,10 @@ pub const STATEFUL_SET_COLUMNS: &[Column] = &[
 ];
 
 pub fn stateful_set_cells(stateful_set: &Value, now: Timestamp) -> Vec<Value> {
-    let (containers, images) =
-        container_cells(list(stateful_set, "/spec/template/spec/containers"));
+    let (containers, images) = container_cells(list(stateful_set, "/spec/template/spec/containers"));
     vec![
         name(stateful_set),
-        Value::from(format!(
-            "{}/{}",
-            int(stateful_set, "/status/readyReplicas"),
-            int(stateful_set, "/spec/replicas")
-        )),
+        Value::from(format!("{}/{}", int(stateful_set, "/status/readyReplicas"), int(stateful_set, "/spec/replicas"))),
         Value::from(age(stateful_set, now)),
         Value::from(containers),
         Value::from(images),
@@ -251,17 +236,9 @@ mod tests {
             ]
         );
         let fresh = json!({"metadata": {"name": "new"}, "spec": {"replicas": 1}});
-        assert_eq!(
-            deployment_cells(&fresh, now())[1..5],
-            [json!("0/1"), json!(0), json!(0), json!("<unknown>")]
-        );
-        assert_eq!(
-            deployment_cells(&fresh, now())[7],
-            "",
-            "an absent selector prints empty, not <none>"
-        );
-        let broken =
-            json!({"spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}});
+        assert_eq!(deployment_cells(&fresh, now())[1..5], [json!("0/1"), json!(0), json!(0), json!("<unknown>")]);
+        assert_eq!(deployment_cells(&fresh, now())[7], "", "an absent selector prints empty, not <none>");
+        let broken = json!({"spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}});
         assert_eq!(deployment_cells(&broken, now())[7], "<invalid>");
     }
 
@@ -287,18 +264,9 @@ mod tests {
             ]
         );
         assert_eq!(replica_set_cells(&json!({}), now())[7], "<none>");
-        assert_eq!(
-            replica_set_field(&replica_set, "status.replicas").as_deref(),
-            Some("3")
-        );
-        assert_eq!(
-            replica_set_field(&json!({}), "status.replicas").as_deref(),
-            Some("0")
-        );
-        assert_eq!(
-            replica_set_field(&replica_set, "status.readyReplicas"),
-            None
-        );
+        assert_eq!(replica_set_field(&replica_set, "status.replicas").as_deref(), Some("3"));
+        assert_eq!(replica_set_field(&json!({}), "status.replicas").as_deref(), Some("0"));
+        assert_eq!(replica_set_field(&replica_set, "status.readyReplicas"), None);
     }
 
     #[test]
@@ -338,13 +306,7 @@ mod tests {
         });
         assert_eq!(
             stateful_set_cells(&stateful_set, now()),
-            [
-                json!("db"),
-                json!("1/3"),
-                json!("7h30m"),
-                json!("postgres"),
-                json!("postgres:17")
-            ]
+            [json!("db"), json!("1/3"), json!("7h30m"), json!("postgres"), json!("postgres:17")]
         );
     }
 }

@@ -6,9 +6,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::format::{
-    age, column, condition_is_true, container_cells, format_label_selector, human_duration, int,
-    is_deleting, list, name, since, text, timestamp, wide, AGE_COLUMN, CONTAINERS_DESCRIPTION,
-    IMAGES_DESCRIPTION, NAME_COLUMN,
+    age, column, condition_is_true, container_cells, format_label_selector, human_duration, int, is_deleting, list, name, since, text,
+    timestamp, wide, AGE_COLUMN, CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION, NAME_COLUMN,
 };
 use crate::api::registry::Column;
 
@@ -44,10 +43,7 @@ pub fn job_cells(job: &Value, now: Timestamp) -> Vec<Value> {
             _ => format!("{succeeded}/1"),
         },
     };
-    let duration = match (
-        timestamp(job.pointer("/status/startTime")),
-        timestamp(job.pointer("/status/completionTime")),
-    ) {
+    let duration = match (timestamp(job.pointer("/status/startTime")), timestamp(job.pointer("/status/completionTime"))) {
         (None, _) => String::new(),
         (Some(start), None) => human_duration(now.duration_since(start)),
         (Some(start), Some(end)) => human_duration(end.duration_since(start)),
@@ -120,11 +116,7 @@ pub const CRON_JOB_COLUMNS: &[Column] = &[
         "This flag tells the controller to suspend subsequent executions, \
         it does not apply to already started executions.  Defaults to false.",
     ),
-    column(
-        "Active",
-        "integer",
-        "A list of pointers to currently running jobs.",
-    ),
+    column("Active", "integer", "A list of pointers to currently running jobs."),
     column(
         "Last Schedule",
         "string",
@@ -144,26 +136,17 @@ pub const CRON_JOB_COLUMNS: &[Column] = &[
 ];
 
 pub fn cron_job_cells(cron_job: &Value, now: Timestamp) -> Vec<Value> {
-    let time_zone = cron_job
-        .pointer("/spec/timeZone")
-        .and_then(Value::as_str)
-        .unwrap_or("<none>");
+    let time_zone = cron_job.pointer("/spec/timeZone").and_then(Value::as_str).unwrap_or("<none>");
     let suspend = match cron_job.pointer("/spec/suspend").and_then(Value::as_bool) {
         Some(true) => "True",
         Some(false) => "False",
         None => "<unset>",
     };
-    let last_schedule = match cron_job
-        .pointer("/status/lastScheduleTime")
-        .filter(|t| !t.is_null())
-    {
+    let last_schedule = match cron_job.pointer("/status/lastScheduleTime").filter(|t| !t.is_null()) {
         Some(time) => since(Some(time), now),
         None => "<none>".to_string(),
     };
-    let (containers, images) = container_cells(list(
-        cron_job,
-        "/spec/jobTemplate/spec/template/spec/containers",
-    ));
+    let (containers, images) = container_cells(list(cron_job, "/spec/jobTemplate/spec/template/spec/containers"));
     vec![
         name(cron_job),
         Value::from(text(cron_job, "/spec/schedule")),
@@ -174,9 +157,7 @@ pub fn cron_job_cells(cron_job: &Value, now: Timestamp) -> Vec<Value> {
         Value::from(age(cron_job, now)),
         Value::from(containers),
         Value::from(images),
-        Value::from(format_label_selector(
-            cron_job.pointer("/spec/jobTemplate/spec/selector"),
-        )),
+        Value::from(format_label_selector(cron_job.pointer("/spec/jobTemplate/spec/selector"))),
     ]
 }
 
@@ -216,29 +197,17 @@ mod tests {
                 json!("batch.kubernetes.io/controller-uid=0f1e")
             ]
         );
-        assert_eq!(
-            job_field(&complete, "status.successful").as_deref(),
-            Some("1")
-        );
+        assert_eq!(job_field(&complete, "status.successful").as_deref(), Some("1"));
         assert_eq!(job_field(&complete, "status.succeeded"), None);
     }
 
     #[test]
     fn running_parallel_and_unstarted_jobs() {
-        let running = job(
-            json!({"parallelism": 3}),
-            json!({"succeeded": 1, "active": 2, "startTime": "2025-06-01T11:55:30Z"}),
-        );
+        let running = job(json!({"parallelism": 3}), json!({"succeeded": 1, "active": 2, "startTime": "2025-06-01T11:55:30Z"}));
         let cells = job_cells(&running, now());
-        assert_eq!(
-            cells[1..4],
-            [json!("Running"), json!("1/1 of 3"), json!("4m30s")]
-        );
+        assert_eq!(cells[1..4], [json!("Running"), json!("1/1 of 3"), json!("4m30s")]);
         let unstarted = job(json!({}), json!({}));
-        assert_eq!(
-            job_cells(&unstarted, now())[1..4],
-            [json!("Running"), json!("0/1"), json!("")]
-        );
+        assert_eq!(job_cells(&unstarted, now())[1..4], [json!("Running"), json!("0/1"), json!("")]);
     }
 
     #[test]
@@ -250,33 +219,12 @@ mod tests {
             }
             job_cells(&job, now())[1].clone()
         };
-        assert_eq!(
-            with(
-                json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]),
-                true
-            ),
-            "Failed"
-        );
+        assert_eq!(with(json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]), true), "Failed");
         assert_eq!(with(json!([]), true), "Terminating");
-        assert_eq!(
-            with(json!([{"type": "Suspended", "status": "True"}]), false),
-            "Suspended"
-        );
-        assert_eq!(
-            with(json!([{"type": "Suspended", "status": "False"}]), false),
-            "Running"
-        );
-        assert_eq!(
-            with(json!([{"type": "FailureTarget", "status": "True"}]), false),
-            "FailureTarget"
-        );
-        assert_eq!(
-            with(
-                json!([{"type": "SuccessCriteriaMet", "status": "True"}]),
-                false
-            ),
-            "SuccessCriteriaMet"
-        );
+        assert_eq!(with(json!([{"type": "Suspended", "status": "True"}]), false), "Suspended");
+        assert_eq!(with(json!([{"type": "Suspended", "status": "False"}]), false), "Running");
+        assert_eq!(with(json!([{"type": "FailureTarget", "status": "True"}]), false), "FailureTarget");
+        assert_eq!(with(json!([{"type": "SuccessCriteriaMet", "status": "True"}]), false), "SuccessCriteriaMet");
     }
 
     #[test]
@@ -302,18 +250,8 @@ mod tests {
                 json!("<none>")
             ]
         );
-        let zoned =
-            json!({"spec": {"schedule": "@daily", "timeZone": "Europe/Paris", "suspend": true}});
-        assert_eq!(
-            cron_job_cells(&zoned, now())[1..6],
-            [
-                json!("@daily"),
-                json!("Europe/Paris"),
-                json!("True"),
-                json!(0),
-                json!("<none>")
-            ]
-        );
+        let zoned = json!({"spec": {"schedule": "@daily", "timeZone": "Europe/Paris", "suspend": true}});
+        assert_eq!(cron_job_cells(&zoned, now())[1..6], [json!("@daily"), json!("Europe/Paris"), json!("True"), json!(0), json!("<none>")]);
         assert_eq!(cron_job_cells(&json!({}), now())[3], "<unset>");
     }
 }

@@ -20,11 +20,7 @@ pub const LEASE_COLUMNS: &[Column] = &[
 ];
 
 pub fn lease_cells(lease: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(lease),
-        Value::from(text(lease, "/spec/holderIdentity")),
-        Value::from(age(lease, now)),
-    ]
+    vec![name(lease), Value::from(text(lease, "/spec/holderIdentity")), Value::from(age(lease, now))]
 }
 
 #[cfg(test)]
@@ -37,13 +33,7 @@ mod tests {
         let now: Timestamp = "2025-06-01T12:00:00Z".parse().unwrap();
         let lease = json!({"metadata": {"name": "kube-scheduler", "creationTimestamp": "2025-05-25T12:00:00Z"},
                            "spec": {"holderIdentity": "cp-1_2f5c", "leaseDurationSeconds": 15}});
-        assert_eq!(
-            lease_cells(&lease, now),
-            [json!("kube-scheduler"), json!("cp-1_2f5c"), json!("7d")]
-        );
-        assert_eq!(
-            lease_cells(&json!({"metadata": {"name": "free"}}), now)[1],
-            ""
-        );
+        assert_eq!(lease_cells(&lease, now), [json!("kube-scheduler"), json!("cp-1_2f5c"), json!("7d")]);
+        assert_eq!(lease_cells(&json!({"metadata": {"name": "free"}}), now)[1], "");
     }
 }

@@ -10,9 +10,8 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use super::format::{
-    age, column, condition_is_true, container_cells, format_labels, human_duration, int,
-    is_deleting, list, map_len, name, or_none, since, text, timestamp, wide, AGE_COLUMN,
-    CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION, NAME_COLUMN,
+    age, column, condition_is_true, container_cells, format_labels, human_duration, int, is_deleting, list, map_len, name, or_none, since,
+    text, timestamp, wide, AGE_COLUMN, CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION, NAME_COLUMN,
 };
 use crate::api::registry::Column;
 
@@ -20,16 +19,8 @@ use crate::api::registry::Column;
 
 pub const POD_COLUMNS: &[Column] = &[
     NAME_COLUMN,
-    column(
-        "Ready",
-        "string",
-        "The aggregate readiness state of this pod for accepting traffic.",
-    ),
-    column(
-        "Status",
-        "string",
-        "The aggregate status of the containers in this pod.",
-    ),
+    column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
+    column("Status", "string", "The aggregate status of the containers in this pod."),
     column(
         "Restarts",
         "string",
@@ -81,19 +72,13 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         status_reason => status_reason.to_string(),
     };
     let conditions = list(pod, "/status/conditions");
-    if conditions
-        .iter()
-        .any(|c| text(c, "/type") == "PodScheduled" && text(c, "/reason") == "SchedulingGated")
-    {
+    if conditions.iter().any(|c| text(c, "/type") == "PodScheduled" && text(c, "/reason") == "SchedulingGated") {
         reason = "SchedulingGated".to_string();
     }
 
     // Sidecars (init containers with restartPolicy Always) count as containers of the running pod.
     let init_containers = list(pod, "/spec/initContainers");
-    let sidecar_specs: Vec<&Value> = init_containers
-        .iter()
-        .filter(|c| text(c, "/restartPolicy") == "Always")
-        .collect();
+    let sidecar_specs: Vec<&Value> = init_containers.iter().filter(|c| text(c, "/restartPolicy") == "Always").collect();
     let sidecars: BTreeSet<&str> = sidecar_specs.iter().map(|c| text(c, "/name")).collect();
     let total = list(pod, "/spec/containers").len() + sidecar_specs.len();
     let mut ready = 0;
@@ -103,10 +88,7 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     let mut last_sidecar_restart = None;
 
     let mut initializing = false;
-    for (index, status) in list(pod, "/status/initContainerStatuses")
-        .iter()
-        .enumerate()
-    {
+    for (index, status) in list(pod, "/status/initContainerStatuses").iter().enumerate() {
         let count = int(status, "/restartCount");
         let finished = timestamp(status.pointer("/lastState/terminated/finishedAt"));
         restarts += count;
@@ -116,9 +98,7 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
             sidecar_restarts += count;
             last_sidecar_restart = later(last_sidecar_restart, finished);
         }
-        let terminated = status
-            .pointer("/state/terminated")
-            .filter(|t| t.is_object());
+        let terminated = status.pointer("/state/terminated").filter(|t| t.is_object());
         let waiting_reason = text(status, "/state/waiting/reason");
         match terminated {
             Some(t) if int(t, "/exitCode") == 0 => continue,
@@ -151,17 +131,11 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         let mut error_reason = String::new();
         for status in list(pod, "/status/containerStatuses").iter().rev() {
             restarts += int(status, "/restartCount");
-            last_restart = later(
-                last_restart,
-                timestamp(status.pointer("/lastState/terminated/finishedAt")),
-            );
+            last_restart = later(last_restart, timestamp(status.pointer("/lastState/terminated/finishedAt")));
             let waiting_reason = text(status, "/state/waiting/reason");
             if !waiting_reason.is_empty() {
                 reason = waiting_reason.to_string();
-            } else if let Some(t) = status
-                .pointer("/state/terminated")
-                .filter(|t| t.is_object())
-            {
+            } else if let Some(t) = status.pointer("/state/terminated").filter(|t| t.is_object()) {
                 reason = match (text(t, "/reason"), int(t, "/signal")) {
                     ("", 0) => format!("ExitCode:{}", int(t, "/exitCode")),
                     ("", signal) => format!("Signal:{signal}"),
@@ -170,22 +144,14 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
                 if int(t, "/exitCode") != 0 {
                     error_reason = reason.clone();
                 }
-            } else if status.get("ready") == Some(&Value::Bool(true))
-                && status
-                    .pointer("/state/running")
-                    .is_some_and(Value::is_object)
-            {
+            } else if status.get("ready") == Some(&Value::Bool(true)) && status.pointer("/state/running").is_some_and(Value::is_object) {
                 has_running = true;
                 ready += 1;
             }
         }
         // A pod whose last container completed but others still run is not "Completed".
         if reason == "Completed" {
-            if has_running
-                && conditions
-                    .iter()
-                    .any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True")
-            {
+            if has_running && conditions.iter().any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True") {
                 reason = "Running".to_string();
             } else if !error_reason.is_empty() {
                 reason = error_reason;
@@ -203,10 +169,7 @@ pub fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     }
 
     let restarts = match last_restart {
-        Some(when) if restarts != 0 => format!(
-            "{restarts} ({} ago)",
-            human_duration(now.duration_since(when))
-        ),
+        Some(when) if restarts != 0 => format!("{restarts} ({} ago)", human_duration(now.duration_since(when))),
         _ => restarts.to_string(),
     };
 
@@ -230,10 +193,7 @@ fn readiness_gates(pod: &Value) -> String {
         return "<none>".to_string();
     }
     let conditions = list(pod, "/status/conditions");
-    let passing = gates
-        .iter()
-        .filter(|gate| condition_is_true(conditions, text(gate, "/conditionType")))
-        .count();
+    let passing = gates.iter().filter(|gate| condition_is_true(conditions, text(gate, "/conditionType"))).count();
     format!("{passing}/{}", gates.len())
 }
 
@@ -281,16 +241,17 @@ fn later(current: Option<Timestamp>, candidate: Option<Timestamp>) -> Option<Tim
 }
 
 fn boolean(obj: &Value, pointer: &str) -> bool {
-    obj.pointer(pointer)
-        .and_then(Value::as_bool)
-        .unwrap_or_default()
+    obj.pointer(pointer).and_then(Value::as_bool).unwrap_or_default()
 }
 
 // ---- services ----
 
 pub const SERVICE_COLUMNS: &[Column] = &[
     NAME_COLUMN,
-    column("Type", "string", "type determines how the Service is exposed. Defaults to ClusterIP. \
+    column(
+        "Type",
+        "string",
+        "type determines how the Service is exposed. Defaults to ClusterIP. \
         Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" \
         allocates a cluster-internal IP address for load-balancing to endpoints. Endpoints are \
         determined by the selector or if that is not specified, by manual construction of an \
@@ -301,8 +262,12 @@ pub const SERVICE_COLUMNS: &[Column] = &[
         external load-balancer (if supported in the current cloud) which routes to the same \
         endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified \
         externalName. Several other fields do not apply to ExternalName services. More info: \
-        https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types"),
-    column("Cluster-IP", "string", "clusterIP is the IP address of the service and is usually \
+        https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types",
+    ),
+    column(
+        "Cluster-IP",
+        "string",
+        "clusterIP is the IP address of the service and is usually \
         assigned randomly. If an address is specified manually, is in-range (as per system \
         configuration), and is not in use, it will be allocated to the service; otherwise creation \
         of the service will fail. This field may not be changed through updates unless the type \
@@ -314,20 +279,33 @@ pub const SERVICE_COLUMNS: &[Column] = &[
         Only applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified \
         when creating a Service of type ExternalName, creation will fail. This field will be wiped \
         when updating a Service to type ExternalName. More info: \
-        https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"),
-    column("External-IP", "string", "externalIPs is a list of IP addresses for which nodes in the \
+        https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
+    ),
+    column(
+        "External-IP",
+        "string",
+        "externalIPs is a list of IP addresses for which nodes in the \
         cluster will also accept traffic for this service.  These IPs are not managed by \
         Kubernetes.  The user is responsible for ensuring that traffic arrives at a node with this \
         IP.  A common example is external load-balancers that are not part of the Kubernetes \
-        system."),
-    column("Port(s)", "string", "The list of ports that are exposed by this service. More info: \
-        https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"),
+        system.",
+    ),
+    column(
+        "Port(s)",
+        "string",
+        "The list of ports that are exposed by this service. More info: \
+        https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
+    ),
     AGE_COLUMN,
-    wide(column("Selector", "string", "Route service traffic to pods with label keys and values \
+    wide(column(
+        "Selector",
+        "string",
+        "Route service traffic to pods with label keys and values \
         matching this selector. If empty or not present, the service is assumed to have an \
         external process managing its endpoints, which Kubernetes will not modify. Only applies to \
         types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: \
-        https://kubernetes.io/docs/concepts/services-networking/service/")),
+        https://kubernetes.io/docs/concepts/services-networking/service/",
+    )),
 ];
 
 pub fn service_cells(service: &Value, now: Timestamp) -> Vec<Value> {
@@ -359,22 +337,13 @@ pub fn service_cells(service: &Value, now: Timestamp) -> Vec<Value> {
 
 /// Upstream `getServiceExternalIP` in its wide form (the server never clips the load-balancer list).
 fn service_external_ip(service: &Value) -> String {
-    let external_ips: Vec<&str> = list(service, "/spec/externalIPs")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let external_ips: Vec<&str> = list(service, "/spec/externalIPs").iter().filter_map(Value::as_str).collect();
     match text(service, "/spec/type") {
         "ClusterIP" | "NodePort" => or_none(&external_ips.join(",")),
         "LoadBalancer" => {
             let ingress: BTreeSet<&str> = list(service, "/status/loadBalancer/ingress")
                 .iter()
-                .map(|i| {
-                    if text(i, "/ip").is_empty() {
-                        text(i, "/hostname")
-                    } else {
-                        text(i, "/ip")
-                    }
-                })
+                .map(|i| if text(i, "/ip").is_empty() { text(i, "/hostname") } else { text(i, "/ip") })
                 .filter(|address| !address.is_empty())
                 .collect();
             let mut addresses: Vec<&str> = ingress.into_iter().collect();
@@ -394,21 +363,33 @@ fn service_external_ip(service: &Value) -> String {
 
 pub const REPLICATION_CONTROLLER_COLUMNS: &[Column] = &[
     NAME_COLUMN,
-    column("Desired", "integer", "Replicas is the number of desired replicas. This is a pointer to \
+    column(
+        "Desired",
+        "integer",
+        "Replicas is the number of desired replicas. This is a pointer to \
         distinguish between explicit zero and unspecified. Defaults to 1. More info: \
-        https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller"),
-    column("Current", "integer", "Replicas is the most recently observed number of replicas. More \
+        https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller",
+    ),
+    column(
+        "Current",
+        "integer",
+        "Replicas is the most recently observed number of replicas. More \
         info: \
-        https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller"),
+        https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller",
+    ),
     column("Ready", "integer", "The number of ready replicas for this replication controller."),
     AGE_COLUMN,
     wide(column("Containers", "string", CONTAINERS_DESCRIPTION)),
     wide(column("Images", "string", IMAGES_DESCRIPTION)),
-    wide(column("Selector", "string", "Selector is a label query over pods that should match the \
+    wide(column(
+        "Selector",
+        "string",
+        "Selector is a label query over pods that should match the \
         Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod \
         template. Label keys and values that must match in order to be controlled by this \
         replication controller, if empty defaulted to labels on Pod template. More info: \
-        https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors")),
+        https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+    )),
 ];
 
 pub fn replication_controller_cells(rc: &Value, now: Timestamp) -> Vec<Value> {
@@ -486,10 +467,7 @@ pub const NODE_COLUMNS: &[Column] = &[
 
 pub fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
     // Upstream keys conditions by type in a map, so the last Ready condition counts.
-    let ready = list(node, "/status/conditions")
-        .iter()
-        .rev()
-        .find(|c| text(c, "/type") == "Ready");
+    let ready = list(node, "/status/conditions").iter().rev().find(|c| text(c, "/type") == "Ready");
     let mut status = vec![match ready {
         Some(condition) if text(condition, "/status") == "True" => "Ready",
         Some(_) => "NotReady",
@@ -499,12 +477,7 @@ pub fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
         status.push("SchedulingDisabled");
     }
     let mut roles = BTreeSet::new();
-    for (key, value) in node
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (key, value) in node.pointer("/metadata/labels").and_then(Value::as_object).into_iter().flatten() {
         let value = value.as_str().unwrap_or_default();
         match key.strip_prefix("node-role.kubernetes.io/") {
             Some(role) if !role.is_empty() => {
@@ -517,9 +490,7 @@ pub fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
         }
     }
     let address = |address_type: &str| {
-        let found = list(node, "/status/addresses")
-            .iter()
-            .find(|a| text(a, "/type") == address_type);
+        let found = list(node, "/status/addresses").iter().find(|a| text(a, "/type") == address_type);
         found.map_or("<none>".to_string(), |a| text(a, "/address").to_string())
     };
     let unknown_if_empty = |pointer: &str| match text(node, pointer) {
@@ -546,18 +517,10 @@ pub fn node_field(node: &Value, field: &str) -> Option<String> {
 
 // ---- namespaces ----
 
-pub const NAMESPACE_COLUMNS: &[Column] = &[
-    NAME_COLUMN,
-    column("Status", "string", "The status of the namespace"),
-    AGE_COLUMN,
-];
+pub const NAMESPACE_COLUMNS: &[Column] = &[NAME_COLUMN, column("Status", "string", "The status of the namespace"), AGE_COLUMN];
 
 pub fn namespace_cells(namespace: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(namespace),
-        Value::from(text(namespace, "/status/phase")),
-        Value::from(age(namespace, now)),
-    ]
+    vec![name(namespace), Value::from(text(namespace, "/status/phase")), Value::from(age(namespace, now))]
 }
 
 pub fn namespace_field(namespace: &Value, field: &str) -> Option<String> {
@@ -603,11 +566,7 @@ pub const EVENT_COLUMNS: &[Column] = &[
         "The component reporting this event. Should be a short machine \
         understandable string.",
     )),
-    column(
-        "Message",
-        "string",
-        "A human-readable description of the status of this operation.",
-    ),
+    column("Message", "string", "A human-readable description of the status of this operation."),
     wide(column(
         "First Seen",
         "string",
@@ -615,11 +574,7 @@ pub const EVENT_COLUMNS: &[Column] = &[
         server receipt is in TypeMeta.)",
     )),
     // Upstream declares Count a string column but fills it with an integer.
-    wide(column(
-        "Count",
-        "string",
-        "The number of times this event has occurred.",
-    )),
+    wide(column("Count", "string", "The number of times this event has occurred.")),
     wide(NAME_COLUMN),
 ];
 
@@ -685,11 +640,7 @@ pub(super) fn event_view_cells(event: &Value, view: &EventView, now: Timestamp) 
     let source = view.source.unwrap_or(&Value::Null);
     let component = first_non_empty(text(source, "/component"), view.reporting_controller);
     let instance = first_non_empty(text(source, "/host"), view.reporting_instance);
-    let source = if instance.is_empty() {
-        component.to_string()
-    } else {
-        format!("{component}, {instance}")
-    };
+    let source = if instance.is_empty() { component.to_string() } else { format!("{component}, {instance}") };
     vec![
         Value::from(last_seen),
         Value::from(view.event_type),
@@ -723,10 +674,7 @@ pub fn event_field(event: &Value, field: &str) -> Option<String> {
         "involvedObject.fieldPath" => text(event, "/involvedObject/fieldPath"),
         "reason" => text(event, "/reason"),
         "reportingComponent" => text(event, "/reportingComponent"),
-        "source" => first_non_empty(
-            text(event, "/source/component"),
-            text(event, "/reportingComponent"),
-        ),
+        "source" => first_non_empty(text(event, "/source/component"), text(event, "/reportingComponent")),
         "type" => text(event, "/type"),
         _ => return None,
     };
@@ -751,11 +699,7 @@ pub const CONFIG_MAP_COLUMNS: &[Column] = &[
 /// Data counts `data` and `binaryData` keys together; the cell is an integer in a string column upstream.
 pub fn config_map_cells(config_map: &Value, now: Timestamp) -> Vec<Value> {
     let keys = map_len(config_map, "/data") + map_len(config_map, "/binaryData");
-    vec![
-        name(config_map),
-        Value::from(keys),
-        Value::from(age(config_map, now)),
-    ]
+    vec![name(config_map), Value::from(keys), Value::from(age(config_map, now))]
 }
 
 pub const SECRET_COLUMNS: &[Column] = &[
@@ -779,12 +723,7 @@ pub const SECRET_COLUMNS: &[Column] = &[
 
 /// `stringData` never reaches storage (it is merged into `data` on write), so only `data` counts.
 pub fn secret_cells(secret: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(secret),
-        Value::from(text(secret, "/type")),
-        Value::from(map_len(secret, "/data")),
-        Value::from(age(secret, now)),
-    ]
+    vec![name(secret), Value::from(text(secret, "/type")), Value::from(map_len(secret, "/data")), Value::from(age(secret, now))]
 }
 
 pub fn secret_field(secret: &Value, field: &str) -> Option<String> {
@@ -794,10 +733,7 @@ pub fn secret_field(secret: &Value, field: &str) -> Option<String> {
 pub const SERVICE_ACCOUNT_COLUMNS: &[Column] = &[NAME_COLUMN, AGE_COLUMN];
 
 pub fn service_account_cells(service_account: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(service_account),
-        Value::from(age(service_account, now)),
-    ]
+    vec![name(service_account), Value::from(age(service_account, now))]
 }
 
 // ---- endpoints ----
@@ -818,11 +754,7 @@ pub const ENDPOINTS_COLUMNS: &[Column] = &[
 ];
 
 pub fn endpoints_cells(endpoints: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(endpoints),
-        Value::from(format_endpoints(endpoints)),
-        Value::from(age(endpoints, now)),
-    ]
+    vec![name(endpoints), Value::from(format_endpoints(endpoints)), Value::from(age(endpoints, now))]
 }
 
 /// Upstream `formatEndpoints`: the first three `ip:port` pairs (bare IPs for port-less subsets), then
@@ -921,11 +853,7 @@ pub const PERSISTENT_VOLUME_COLUMNS: &[Column] = &[
         https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding",
     ),
     column("StorageClass", "string", "StorageClass of the pv"),
-    column(
-        "VolumeAttributesClass",
-        "string",
-        "VolumeAttributesClass of the pv",
-    ),
+    column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv"),
     column(
         "Reason",
         "string",
@@ -964,11 +892,7 @@ pub fn persistent_volume_cells(pv: &Value, now: Timestamp) -> Vec<Value> {
 
 pub const PERSISTENT_VOLUME_CLAIM_COLUMNS: &[Column] = &[
     NAME_COLUMN,
-    column(
-        "Status",
-        "string",
-        "phase represents the current phase of PersistentVolumeClaim.",
-    ),
+    column("Status", "string", "phase represents the current phase of PersistentVolumeClaim."),
     column(
         "Volume",
         "string",
@@ -989,11 +913,7 @@ pub const PERSISTENT_VOLUME_CLAIM_COLUMNS: &[Column] = &[
         https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1",
     ),
     column("StorageClass", "string", "StorageClass of the pvc"),
-    column(
-        "VolumeAttributesClass",
-        "string",
-        "VolumeAttributesClass of the pvc",
-    ),
+    column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"),
     AGE_COLUMN,
     wide(column(
         "VolumeMode",
@@ -1009,10 +929,7 @@ pub fn persistent_volume_claim_cells(pvc: &Value, now: Timestamp) -> Vec<Value> 
     let (capacity, modes) = if volume.is_empty() {
         (String::new(), String::new())
     } else {
-        (
-            quantity(pvc, "/status/capacity/storage"),
-            access_modes(list(pvc, "/status/accessModes")),
-        )
+        (quantity(pvc, "/status/capacity/storage"), access_modes(list(pvc, "/status/accessModes")))
     };
     vec![
         name(pvc),
@@ -1039,26 +956,13 @@ fn quantity(obj: &Value, pointer: &str) -> String {
 /// `GetAccessModesAsString`: deduplicated, in the fixed order RWO, ROX, RWX, RWOP.
 fn access_modes(modes: &[Value]) -> String {
     let has = |mode: &str| modes.iter().any(|m| m.as_str() == Some(mode));
-    let names = [
-        ("ReadWriteOnce", "RWO"),
-        ("ReadOnlyMany", "ROX"),
-        ("ReadWriteMany", "RWX"),
-        ("ReadWriteOncePod", "RWOP"),
-    ];
-    names
-        .iter()
-        .filter(|(mode, _)| has(mode))
-        .map(|(_, short)| *short)
-        .collect::<Vec<_>>()
-        .join(",")
+    let names = [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")];
+    names.iter().filter(|(mode, _)| has(mode)).map(|(_, short)| *short).collect::<Vec<_>>().join(",")
 }
 
 /// The beta storage-class annotation still wins over `spec.storageClassName`, as upstream's helpers do.
 fn storage_class(obj: &Value) -> String {
-    match obj
-        .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
-        .and_then(Value::as_str)
-    {
+    match obj.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class").and_then(Value::as_str) {
         Some(class) => class.to_string(),
         None => text(obj, "/spec/storageClassName").to_string(),
     }
@@ -1074,9 +978,7 @@ fn phase_or_terminating(obj: &Value) -> String {
 
 /// Optional string fields print `<unset>` when absent but as-is (even empty) when set.
 fn unset_if_absent(obj: &Value, pointer: &str) -> String {
-    obj.pointer(pointer)
-        .and_then(Value::as_str)
-        .map_or("<unset>".to_string(), str::to_string)
+    obj.pointer(pointer).and_then(Value::as_str).map_or("<unset>".to_string(), str::to_string)
 }
 
 #[cfg(test)]
@@ -1111,20 +1013,10 @@ mod tests {
         });
         assert_eq!(
             pod_cells(&pod, now()),
-            json!([
-                "web-7d4b9c-x2x9z",
-                "2/2",
-                "Running",
-                "3 (5m ago)",
-                "2d",
-                "10.244.1.7",
-                "node-1",
-                "<none>",
-                "<none>"
-            ])
-            .as_array()
-            .unwrap()
-            .clone()
+            json!(["web-7d4b9c-x2x9z", "2/2", "Running", "3 (5m ago)", "2d", "10.244.1.7", "node-1", "<none>", "<none>"])
+                .as_array()
+                .unwrap()
+                .clone()
         );
         assert!(pod_row_conditions(&pod).is_empty());
     }
@@ -1144,12 +1036,7 @@ mod tests {
         assert_eq!(status_of(&pod), "ContainerCreating");
         let cells = pod_cells(&pod, now());
         assert_eq!(
-            (
-                cells[1].as_str(),
-                cells[3].as_str(),
-                cells[5].as_str(),
-                cells[6].as_str()
-            ),
+            (cells[1].as_str(), cells[3].as_str(), cells[5].as_str(), cells[6].as_str()),
             (Some("0/1"), Some("0"), Some("<none>"), Some("<none>"))
         );
 
@@ -1184,29 +1071,14 @@ mod tests {
         };
         let done = json!({"name": "migrate", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}});
         let started = json!({"name": "seed", "state": {"running": {}}});
-        assert_eq!(
-            status_of(&base(
-                json!([{"name": "migrate", "state": {"running": {}}}, {"name": "seed"}])
-            )),
-            "Init:0/2"
-        );
+        assert_eq!(status_of(&base(json!([{"name": "migrate", "state": {"running": {}}}, {"name": "seed"}]))), "Init:0/2");
         assert_eq!(status_of(&base(json!([done.clone(), started]))), "Init:1/2");
         let backoff = json!({"name": "seed", "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}}});
-        assert_eq!(
-            status_of(&base(json!([done.clone(), backoff]))),
-            "Init:CrashLoopBackOff"
-        );
+        assert_eq!(status_of(&base(json!([done.clone(), backoff]))), "Init:CrashLoopBackOff");
         let failed = json!({"name": "seed", "state": {"terminated": {"exitCode": 3}}});
-        assert_eq!(
-            status_of(&base(json!([done.clone(), failed]))),
-            "Init:ExitCode:3"
-        );
-        let killed =
-            json!({"name": "seed", "state": {"terminated": {"exitCode": 137, "signal": 9}}});
-        assert_eq!(
-            status_of(&base(json!([done.clone(), killed]))),
-            "Init:Signal:9"
-        );
+        assert_eq!(status_of(&base(json!([done.clone(), failed]))), "Init:ExitCode:3");
+        let killed = json!({"name": "seed", "state": {"terminated": {"exitCode": 137, "signal": 9}}});
+        assert_eq!(status_of(&base(json!([done.clone(), killed]))), "Init:Signal:9");
         let oom = json!({"name": "seed", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}});
         assert_eq!(status_of(&base(json!([done, oom]))), "Init:OOMKilled");
         // Restarts of regular init containers count while the pod initializes.
@@ -1223,10 +1095,7 @@ mod tests {
                        "initContainerStatuses": [running("proxy", 1)], "containerStatuses": [running("app", 0)]},
         });
         let cells = pod_cells(&pod, now());
-        assert_eq!(
-            (cells[1].as_str(), cells[2].as_str(), cells[3].as_str()),
-            (Some("2/2"), Some("Running"), Some("1"))
-        );
+        assert_eq!((cells[1].as_str(), cells[2].as_str(), cells[3].as_str()), (Some("2/2"), Some("Running"), Some("1")));
     }
 
     #[test]
@@ -1241,9 +1110,7 @@ mod tests {
         assert_eq!(pod_cells(&completed, now())[1], "0/1");
         assert_eq!(
             pod_row_conditions(&completed),
-            vec![
-                json!({"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."})
-            ]
+            vec![json!({"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."})]
         );
 
         // One container finished, another still serves: upstream shows Running (Ready) or NotReady.
@@ -1282,15 +1149,7 @@ mod tests {
                        "conditions": [{"type": "example.com/lb", "status": "True"}, {"type": "example.com/dns", "status": "False"}]},
         });
         let cells = pod_cells(&pod, now());
-        assert_eq!(
-            cells[5..],
-            [
-                json!("fd00::7"),
-                json!("<none>"),
-                json!("node-2"),
-                json!("1/2")
-            ]
-        );
+        assert_eq!(cells[5..], [json!("fd00::7"), json!("<none>"), json!("node-2"), json!("1/2")]);
     }
 
     #[test]
@@ -1300,30 +1159,14 @@ mod tests {
                          "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.9"}]}});
         assert_eq!(pod_field(&pod, "spec.nodeName").as_deref(), Some("n1"));
         assert_eq!(pod_field(&pod, "spec.host").as_deref(), Some("n1"));
-        assert_eq!(
-            pod_field(&pod, "spec.hostNetwork").as_deref(),
-            Some("false")
-        );
-        assert_eq!(
-            pod_field(&json!({"spec": {"hostNetwork": true}}), "spec.hostNetwork").as_deref(),
-            Some("true")
-        );
+        assert_eq!(pod_field(&pod, "spec.hostNetwork").as_deref(), Some("false"));
+        assert_eq!(pod_field(&json!({"spec": {"hostNetwork": true}}), "spec.hostNetwork").as_deref(), Some("true"));
         assert_eq!(pod_field(&pod, "status.podIP").as_deref(), Some("10.0.0.9"));
         assert_eq!(pod_field(&pod, "status.phase").as_deref(), Some("Running"));
-        assert_eq!(
-            pod_field(&pod, "status.nominatedNodeName").as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            pod_field(&pod, "spec.schedulerName").as_deref(),
-            Some("default-scheduler")
-        );
+        assert_eq!(pod_field(&pod, "status.nominatedNodeName").as_deref(), Some(""));
+        assert_eq!(pod_field(&pod, "spec.schedulerName").as_deref(), Some("default-scheduler"));
         assert_eq!(pod_field(&pod, "spec.containers"), None);
-        assert_eq!(
-            pod_field(&pod, "metadata.name"),
-            None,
-            "metadata fields are the server's"
-        );
+        assert_eq!(pod_field(&pod, "metadata.name"), None, "metadata fields are the server's");
     }
 
     fn svc(spec: Value, status: Value) -> Value {
@@ -1356,14 +1199,7 @@ mod tests {
             json!({}),
         );
         let cells = service_cells(&node_port, now());
-        assert_eq!(
-            cells[2..5],
-            [
-                json!("10.96.3.4"),
-                json!("192.0.2.10"),
-                json!("80:30080/TCP,53:30053/UDP")
-            ]
-        );
+        assert_eq!(cells[2..5], [json!("10.96.3.4"), json!("192.0.2.10"), json!("80:30080/TCP,53:30053/UDP")]);
         assert_eq!(cells[6], "<none>");
 
         let pending = svc(
@@ -1372,32 +1208,15 @@ mod tests {
         );
         assert_eq!(service_cells(&pending, now())[3], "<pending>");
         let ingress = json!({"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}, {"ip": "203.0.113.5"}, {"ip": "203.0.113.5"}]}});
-        let provisioned = svc(
-            json!({"type": "LoadBalancer", "externalIPs": ["192.0.2.1"]}),
-            ingress,
-        );
-        assert_eq!(
-            service_cells(&provisioned, now())[3],
-            "203.0.113.5,lb.example.com,192.0.2.1"
-        );
+        let provisioned = svc(json!({"type": "LoadBalancer", "externalIPs": ["192.0.2.1"]}), ingress);
+        assert_eq!(service_cells(&provisioned, now())[3], "203.0.113.5,lb.example.com,192.0.2.1");
 
-        let external = svc(
-            json!({"type": "ExternalName", "externalName": "db.example.com"}),
-            json!({}),
-        );
+        let external = svc(json!({"type": "ExternalName", "externalName": "db.example.com"}), json!({}));
         assert_eq!(
             service_cells(&external, now())[1..5],
-            [
-                json!("ExternalName"),
-                json!("<none>"),
-                json!("db.example.com"),
-                json!("<none>")
-            ]
+            [json!("ExternalName"), json!("<none>"), json!("db.example.com"), json!("<none>")]
         );
-        let headless = svc(
-            json!({"type": "ClusterIP", "clusterIP": "None", "ports": [{"port": 5432, "protocol": "TCP"}]}),
-            json!({}),
-        );
+        let headless = svc(json!({"type": "ClusterIP", "clusterIP": "None", "ports": [{"port": 5432, "protocol": "TCP"}]}), json!({}));
         assert_eq!(service_cells(&headless, now())[2], "None");
     }
 
@@ -1408,21 +1227,9 @@ mod tests {
             "status": {"replicas": 3, "readyReplicas": 2}});
         assert_eq!(
             replication_controller_cells(&rc, now()),
-            [
-                json!("legacy"),
-                json!(3),
-                json!(3),
-                json!(2),
-                json!("2d"),
-                json!("app"),
-                json!("nginx:1.27"),
-                json!("app=legacy")
-            ]
+            [json!("legacy"), json!(3), json!(3), json!(2), json!("2d"), json!("app"), json!("nginx:1.27"), json!("app=legacy")]
         );
-        assert_eq!(
-            replication_controller_field(&rc, "status.replicas").as_deref(),
-            Some("3")
-        );
+        assert_eq!(replication_controller_field(&rc, "status.replicas").as_deref(), Some("3"));
         assert_eq!(replication_controller_field(&rc, "spec.replicas"), None);
     }
 
@@ -1455,36 +1262,19 @@ mod tests {
             ]
         );
         let bare = json!({"metadata": {"name": "new"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}});
-        assert_eq!(
-            node_cells(&bare, now())[1..4],
-            [json!("NotReady"), json!("<none>"), json!("<unknown>")]
-        );
+        assert_eq!(node_cells(&bare, now())[1..4], [json!("NotReady"), json!("<none>"), json!("<unknown>")]);
         assert_eq!(node_cells(&json!({}), now())[1], "Unknown");
-        assert_eq!(
-            node_cells(&json!({}), now())[7..],
-            [json!("<unknown>"), json!("<unknown>"), json!("<unknown>")]
-        );
-        assert_eq!(
-            node_field(&node, "spec.unschedulable").as_deref(),
-            Some("true")
-        );
-        assert_eq!(
-            node_field(&bare, "spec.unschedulable").as_deref(),
-            Some("false")
-        );
+        assert_eq!(node_cells(&json!({}), now())[7..], [json!("<unknown>"), json!("<unknown>"), json!("<unknown>")]);
+        assert_eq!(node_field(&node, "spec.unschedulable").as_deref(), Some("true"));
+        assert_eq!(node_field(&bare, "spec.unschedulable").as_deref(), Some("false"));
     }
 
     #[test]
     fn namespaces() {
-        let namespace = json!({"metadata": {"name": "team-a", "creationTimestamp": "2025-06-01T11:58:30Z"}, "status": {"phase": "Terminating"}});
-        assert_eq!(
-            namespace_cells(&namespace, now()),
-            [json!("team-a"), json!("Terminating"), json!("90s")]
-        );
-        assert_eq!(
-            namespace_field(&namespace, "status.phase").as_deref(),
-            Some("Terminating")
-        );
+        let namespace =
+            json!({"metadata": {"name": "team-a", "creationTimestamp": "2025-06-01T11:58:30Z"}, "status": {"phase": "Terminating"}});
+        assert_eq!(namespace_cells(&namespace, now()), [json!("team-a"), json!("Terminating"), json!("90s")]);
+        assert_eq!(namespace_field(&namespace, "status.phase").as_deref(), Some("Terminating"));
         assert_eq!(namespace_field(&namespace, "spec.finalizers"), None);
     }
 
@@ -1519,27 +1309,15 @@ mod tests {
             "eventTime": "2025-06-01T11:00:00.000000Z", "series": {"count": 7, "lastObservedTime": "2025-06-01T11:59:50.123456Z"},
         });
         let cells = event_cells(&series, now());
-        assert_eq!(
-            (cells[0].as_str(), cells[3].as_str(), cells[5].as_str()),
-            (Some("9s"), Some("node/node-1"), Some("kubelet, node-1"))
-        );
-        assert_eq!(
-            (cells[7].as_str(), cells[8].as_i64()),
-            (Some("60m"), Some(7))
-        );
+        assert_eq!((cells[0].as_str(), cells[3].as_str(), cells[5].as_str()), (Some("9s"), Some("node/node-1"), Some("kubelet, node-1")));
+        assert_eq!((cells[7].as_str(), cells[8].as_i64()), (Some("60m"), Some(7)));
 
         let singleton = json!({"metadata": {"name": "s"}, "involvedObject": {"kind": "Namespace"}, "reportingComponent": "ctrl",
                                "eventTime": "2025-06-01T11:59:00.000000Z"});
         let cells = event_cells(&singleton, now());
         assert_eq!(
             [&cells[0], &cells[3], &cells[5], &cells[7], &cells[8]],
-            [
-                &json!("60s"),
-                &json!("namespace"),
-                &json!("ctrl"),
-                &json!("60s"),
-                &json!(1)
-            ]
+            [&json!("60s"), &json!("namespace"), &json!("ctrl"), &json!("60s"), &json!(1)]
         );
         assert_eq!(event_cells(&json!({}), now())[0], "<unknown>");
     }
@@ -1553,21 +1331,11 @@ mod tests {
         assert_eq!(field("involvedObject.kind").as_deref(), Some("Pod"));
         assert_eq!(field("involvedObject.name").as_deref(), Some("web"));
         assert_eq!(field("involvedObject.uid").as_deref(), Some("u1"));
-        assert_eq!(
-            field("involvedObject.resourceVersion").as_deref(),
-            Some("42")
-        );
-        assert_eq!(
-            field("involvedObject.fieldPath").as_deref(),
-            Some("spec.containers{a}")
-        );
+        assert_eq!(field("involvedObject.resourceVersion").as_deref(), Some("42"));
+        assert_eq!(field("involvedObject.fieldPath").as_deref(), Some("spec.containers{a}"));
         assert_eq!(field("reason").as_deref(), Some("Killing"));
         assert_eq!(field("type").as_deref(), Some("Normal"));
-        assert_eq!(
-            field("source").as_deref(),
-            Some("kubelet"),
-            "source falls back to the reporting component"
-        );
+        assert_eq!(field("source").as_deref(), Some("kubelet"), "source falls back to the reporting component");
         assert_eq!(field("reportingComponent").as_deref(), Some("kubelet"));
         assert_eq!(field("message"), None);
     }
@@ -1575,29 +1343,12 @@ mod tests {
     #[test]
     fn config_maps_secrets_and_service_accounts() {
         let cm = json!({"metadata": meta("settings"), "data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}});
-        assert_eq!(
-            config_map_cells(&cm, now()),
-            [json!("settings"), json!(3), json!("2d")]
-        );
+        assert_eq!(config_map_cells(&cm, now()), [json!("settings"), json!(3), json!("2d")]);
         let secret = json!({"metadata": meta("tls"), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}});
-        assert_eq!(
-            secret_cells(&secret, now()),
-            [
-                json!("tls"),
-                json!("kubernetes.io/tls"),
-                json!(2),
-                json!("2d")
-            ]
-        );
-        assert_eq!(
-            secret_field(&secret, "type").as_deref(),
-            Some("kubernetes.io/tls")
-        );
+        assert_eq!(secret_cells(&secret, now()), [json!("tls"), json!("kubernetes.io/tls"), json!(2), json!("2d")]);
+        assert_eq!(secret_field(&secret, "type").as_deref(), Some("kubernetes.io/tls"));
         assert_eq!(secret_field(&secret, "data"), None);
-        assert_eq!(
-            service_account_cells(&json!({"metadata": meta("default")}), now()),
-            [json!("default"), json!("2d")]
-        );
+        assert_eq!(service_account_cells(&json!({"metadata": meta("default")}), now()), [json!("default"), json!("2d")]);
     }
 
     #[test]
@@ -1606,18 +1357,12 @@ mod tests {
             {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "ports": [{"port": 80}, {"port": 443}]},
             {"addresses": [{"ip": "fd00::1"}], "ports": [{"port": 80}]},
         ]});
-        assert_eq!(
-            endpoints_cells(&endpoints, now())[1],
-            "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 2 more..."
-        );
+        assert_eq!(endpoints_cells(&endpoints, now())[1], "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 2 more...");
         let v6 = json!({"subsets": [{"addresses": [{"ip": "fd00::1"}], "ports": [{"port": 80}]}]});
         assert_eq!(endpoints_cells(&v6, now())[1], "[fd00::1]:80");
         let headless = json!({"subsets": [{"addresses": [{"ip": "10.0.0.5"}]}]});
         assert_eq!(endpoints_cells(&headless, now())[1], "10.0.0.5");
-        assert_eq!(
-            endpoints_cells(&json!({"metadata": meta("none")}), now())[1],
-            "<none>"
-        );
+        assert_eq!(endpoints_cells(&json!({"metadata": meta("none")}), now())[1], "<none>");
     }
 
     #[test]
@@ -1647,13 +1392,9 @@ mod tests {
         );
         let mut released = pv.clone();
         released["metadata"]["deletionTimestamp"] = json!("2025-06-01T11:00:00Z");
-        released["metadata"]["annotations"] =
-            json!({"volume.beta.kubernetes.io/storage-class": "legacy"});
+        released["metadata"]["annotations"] = json!({"volume.beta.kubernetes.io/storage-class": "legacy"});
         let cells = persistent_volume_cells(&released, now());
-        assert_eq!(
-            (cells[4].as_str(), cells[6].as_str()),
-            (Some("Terminating"), Some("legacy"))
-        );
+        assert_eq!((cells[4].as_str(), cells[6].as_str()), (Some("Terminating"), Some("legacy")));
 
         let pending = json!({"metadata": meta("data"), "spec": {"storageClassName": "standard", "resources": {"requests": {"storage": "1Gi"}}},
                              "status": {"phase": "Pending"}});

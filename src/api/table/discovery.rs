@@ -40,12 +40,10 @@ pub const ENDPOINT_SLICE_COLUMNS: &[Column] = &[
 
 pub fn endpoint_slice_cells(slice: &Value, now: Timestamp) -> Vec<Value> {
     // A port without a number shows its name, and one with neither shows `*`.
-    let ports = list(slice, "/ports").iter().map(|port| {
-        match (port.get("port").and_then(Value::as_i64), port.get("name")) {
-            (Some(number), _) => number.to_string(),
-            (None, Some(Value::String(port_name))) => port_name.clone(),
-            _ => "*".to_string(),
-        }
+    let ports = list(slice, "/ports").iter().map(|port| match (port.get("port").and_then(Value::as_i64), port.get("name")) {
+        (Some(number), _) => number.to_string(),
+        (None, Some(Value::String(port_name))) => port_name.clone(),
+        _ => "*".to_string(),
     });
     let addresses = list(slice, "/endpoints")
         .iter()
@@ -99,9 +97,6 @@ mod tests {
             ]
         );
         let empty = json!({"metadata": {"name": "e"}, "addressType": "IPv6"});
-        assert_eq!(
-            endpoint_slice_cells(&empty, now)[2..4],
-            [json!("<unset>"), json!("<unset>")]
-        );
+        assert_eq!(endpoint_slice_cells(&empty, now)[2..4], [json!("<unset>"), json!("<unset>")]);
     }
 }

@@ -38,10 +38,7 @@ pub fn events_v1_event_field(event: &Value, field: &str) -> Option<String> {
         "regarding.fieldPath" => text(event, "/regarding/fieldPath"),
         "reason" => text(event, "/reason"),
         "reportingController" => text(event, "/reportingController"),
-        "source" => first_non_empty(
-            text(event, "/deprecatedSource/component"),
-            text(event, "/reportingController"),
-        ),
+        "source" => first_non_empty(text(event, "/deprecatedSource/component"), text(event, "/reportingController")),
         "type" => text(event, "/type"),
         _ => return None,
     };
@@ -81,26 +78,10 @@ mod tests {
                 json!("web.1")
             ]
         );
-        assert_eq!(
-            events_v1_event_field(&event, "regarding.kind").as_deref(),
-            Some("Deployment")
-        );
-        assert_eq!(
-            events_v1_event_field(&event, "regarding.apiVersion").as_deref(),
-            Some("apps/v1")
-        );
-        assert_eq!(
-            events_v1_event_field(&event, "reportingController").as_deref(),
-            Some("deployment-controller")
-        );
-        assert_eq!(
-            events_v1_event_field(&event, "source").as_deref(),
-            Some("deployment-controller")
-        );
-        assert_eq!(
-            events_v1_event_field(&event, "involvedObject.kind"),
-            None,
-            "the core names are not accepted here"
-        );
+        assert_eq!(events_v1_event_field(&event, "regarding.kind").as_deref(), Some("Deployment"));
+        assert_eq!(events_v1_event_field(&event, "regarding.apiVersion").as_deref(), Some("apps/v1"));
+        assert_eq!(events_v1_event_field(&event, "reportingController").as_deref(), Some("deployment-controller"));
+        assert_eq!(events_v1_event_field(&event, "source").as_deref(), Some("deployment-controller"));
+        assert_eq!(events_v1_event_field(&event, "involvedObject.kind"), None, "the core names are not accepted here");
     }
 }

@@ -26,18 +26,8 @@ pub const CONTAINERS_DESCRIPTION: &str = "Names of each container in the templat
 pub const IMAGES_DESCRIPTION: &str = "Images referenced by each container in the template.";
 
 /// A default-priority column with no format.
-pub const fn column(
-    name: &'static str,
-    column_type: &'static str,
-    description: &'static str,
-) -> Column {
-    Column {
-        name,
-        column_type,
-        format: "",
-        description,
-        priority: 0,
-    }
+pub const fn column(name: &'static str, column_type: &'static str, description: &'static str) -> Column {
+    Column { name, column_type, format: "", description, priority: 0 }
 }
 
 /// The same column shown only with `-o wide`.
@@ -47,13 +37,7 @@ pub const fn wide(mut column: Column) -> Column {
 }
 
 /// The `Name` column every printer starts with.
-pub const NAME_COLUMN: Column = Column {
-    name: "Name",
-    column_type: "string",
-    format: "name",
-    description: NAME_DESCRIPTION,
-    priority: 0,
-};
+pub const NAME_COLUMN: Column = Column { name: "Name", column_type: "string", format: "name", description: NAME_DESCRIPTION, priority: 0 };
 
 /// The `Age` column; upstream types it `string` because the cell is a rendered duration.
 pub const AGE_COLUMN: Column = column("Age", "string", AGE_DESCRIPTION);
@@ -127,31 +111,22 @@ pub fn age(obj: &Value, now: Timestamp) -> String {
 
 /// A string field, "" when absent, as a Go string's zero value.
 pub fn text<'a>(obj: &'a Value, pointer: &str) -> &'a str {
-    obj.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    obj.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// An integer field, 0 when absent.
 pub fn int(obj: &Value, pointer: &str) -> i64 {
-    obj.pointer(pointer)
-        .and_then(Value::as_i64)
-        .unwrap_or_default()
+    obj.pointer(pointer).and_then(Value::as_i64).unwrap_or_default()
 }
 
 /// A list field, empty when absent.
 pub fn list<'a>(obj: &'a Value, pointer: &str) -> &'a [Value] {
-    obj.pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    obj.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// A map field's entry count, 0 when absent.
 pub fn map_len(obj: &Value, pointer: &str) -> usize {
-    obj.pointer(pointer)
-        .and_then(Value::as_object)
-        .map_or(0, |map| map.len())
+    obj.pointer(pointer).and_then(Value::as_object).map_or(0, |map| map.len())
 }
 
 /// `metadata.name`, the first cell of every row.
@@ -162,16 +137,12 @@ pub fn name(obj: &Value) -> Value {
 /// Whether the first condition of that type in a `conditions` list has status `True`, as upstream's
 /// condition helpers judge it.
 pub fn condition_is_true(conditions: &[Value], condition_type: &str) -> bool {
-    conditions
-        .iter()
-        .find(|c| text(c, "/type") == condition_type)
-        .is_some_and(|c| text(c, "/status") == "True")
+    conditions.iter().find(|c| text(c, "/type") == condition_type).is_some_and(|c| text(c, "/status") == "True")
 }
 
 /// Whether `metadata.deletionTimestamp` is set: the object is being deleted.
 pub fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|d| !d.is_null())
+    obj.pointer("/metadata/deletionTimestamp").is_some_and(|d| !d.is_null())
 }
 
 /// `value`, or `<none>` when it is empty: upstream's placeholder for unset strings.
@@ -254,11 +225,7 @@ mod tests {
         for (seconds, expected) in cases {
             assert_eq!(secs(seconds), expected, "{seconds}s");
         }
-        assert_eq!(
-            human_duration(SignedDuration::from_millis(-1500)),
-            "0s",
-            "a second and a half of skew is tolerated"
-        );
+        assert_eq!(human_duration(SignedDuration::from_millis(-1500)), "0s", "a second and a half of skew is tolerated");
         assert_eq!(human_duration(SignedDuration::from_millis(119_999)), "119s");
     }
 
@@ -266,37 +233,16 @@ mod tests {
     fn ages_of_missing_and_future_timestamps() {
         let now: Timestamp = "2025-01-01T12:00:00Z".parse().unwrap();
         assert_eq!(age(&json!({"metadata": {}}), now), "<unknown>");
-        assert_eq!(
-            age(
-                &json!({"metadata": {"creationTimestamp": "2025-01-01T11:55:00Z"}}),
-                now
-            ),
-            "5m"
-        );
-        assert_eq!(
-            age(
-                &json!({"metadata": {"creationTimestamp": "2025-01-01T12:00:05Z"}}),
-                now
-            ),
-            "<invalid>"
-        );
-        assert_eq!(
-            since(Some(&json!("2024-12-31T12:00:00.123456Z")), now),
-            "23h"
-        );
+        assert_eq!(age(&json!({"metadata": {"creationTimestamp": "2025-01-01T11:55:00Z"}}), now), "5m");
+        assert_eq!(age(&json!({"metadata": {"creationTimestamp": "2025-01-01T12:00:05Z"}}), now), "<invalid>");
+        assert_eq!(since(Some(&json!("2024-12-31T12:00:00.123456Z")), now), "23h");
     }
 
     #[test]
     fn labels_and_selectors_render_like_upstream() {
-        assert_eq!(
-            format_labels(Some(&json!({"b": "2", "a.b": "3", "a": "1"}))),
-            "a.b=3,a=1,b=2"
-        );
+        assert_eq!(format_labels(Some(&json!({"b": "2", "a.b": "3", "a": "1"}))), "a.b=3,a=1,b=2");
         assert_eq!(format_labels(None), "<none>");
-        assert_eq!(
-            format_label_selector(Some(&json!({"matchLabels": {"app": "web"}}))),
-            "app=web"
-        );
+        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"app": "web"}}))), "app=web");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
         assert_eq!(format_label_selector(None), "<none>");
         let bad = json!({"matchExpressions": [{"key": "a", "operator": "Bogus"}]});
