@@ -362,7 +362,7 @@ impl Store {
             if options.dry_run {
                 return Ok(Written { object: desired, warnings, created: false });
             }
-            if object::is_being_deleted(&desired) && object::finalizers(&desired).is_empty() && !needs_grace(desc, &desired) {
+            if object::is_being_deleted(&desired) && !held_by_finalizers(desc, &desired) && !needs_grace(desc, &desired) {
                 return match self.backend.delete(&target.key(), Some(kv.mod_revision)).await {
                     Ok(deleted) => {
                         self.services.release_object(self, desc, &current).await;
@@ -410,7 +410,7 @@ impl Store {
                 }
             }
             let grace = grace_period(desc, &current, options);
-            if finalizers.is_empty() && grace == 0 {
+            if finalizers.is_empty() && !held_by_namespace_finalizers(desc, &current) && grace == 0 {
                 if options.dry_run {
                     return Ok(Deleted::Now(current));
                 }
@@ -857,6 +857,16 @@ fn check_delete_preconditions(target: ObjectRef<'_>, current: &Value, options: &
         }
     }
     Ok(())
+}
+
+/// Whether finalizers keep a marked object: its own, or for a Namespace the `spec.finalizers` that the
+/// namespace controller removes through `/finalize` once the namespace is empty.
+fn held_by_finalizers(desc: &ResourceDesc, object: &Value) -> bool {
+    !object::finalizers(object).is_empty() || held_by_namespace_finalizers(desc, object)
+}
+
+fn held_by_namespace_finalizers(desc: &ResourceDesc, object: &Value) -> bool {
+    desc.kind == "Namespace" && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
 }
 
 /// The grace period of a delete: only pods on a node that have not finished get one, as upstream.
