@@ -463,7 +463,12 @@ impl Store {
         }
         let messages: Vec<String> = unknown.iter().map(|path| format!("unknown field \"{path}\"")).collect();
         match validation {
-            FieldValidation::Strict => Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", ")))),
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                messages.join(", "),
+                kind = desc.kind,
+                version = desc.version
+            ))),
             FieldValidation::Warn => Ok(messages),
             FieldValidation::Ignore => Ok(Vec::new()),
         }
