@@ -22,7 +22,11 @@ pub fn v2(state: &ApiState, headers: &HeaderMap) -> Response {
         Some(media) if media.contains("protobuf") => bytes_response(StatusCode::OK, PROTOBUF_V2, state.openapi.v2_protobuf().to_vec()),
         _ => bytes_response(StatusCode::OK, "application/json", state.openapi.v2_json().to_vec()),
     };
-    response.headers_mut().insert(axum::http::header::VARY, HeaderValue::from_static("Accept"));
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::VARY, HeaderValue::from_static("Accept"));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", state.openapi.v2_etag())) {
+        headers.insert(axum::http::header::ETAG, etag);
+    }
     response
 }
 
@@ -30,7 +34,7 @@ pub fn v3_index(state: &ApiState) -> Response {
     bytes_response(StatusCode::OK, "application/json", state.openapi.v3_index().to_vec())
 }
 
-pub fn v3_document(state: &ApiState, group_version_path: &str, query: &Query, _headers: &HeaderMap) -> Response {
+pub fn v3_document(state: &ApiState, group_version_path: &str, query: &Query) -> Response {
     let Some((document, hash)) = state.openapi.v3_document(group_version_path) else {
         return error_response(&ApiError::NotFound { message: "the server could not find the requested resource".into(), details: None });
     };

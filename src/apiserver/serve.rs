@@ -307,7 +307,7 @@ async fn route(
         "/openapi/v2" | "/swagger-2.0.0.pb-v1" => ("GET", String::new(), super::openapi_http::v2(state, &headers)),
         "/openapi/v3" => ("GET", String::new(), super::openapi_http::v3_index(state)),
         p if p.starts_with("/openapi/v3/") => {
-            ("GET", String::new(), super::openapi_http::v3_document(state, &p["/openapi/v3/".len()..], &query, &headers))
+            ("GET", String::new(), super::openapi_http::v3_document(state, &p["/openapi/v3/".len()..], &query))
         }
         _ => match parse_api_path(path) {
             None => ("OTHER", String::new(), error_response(&not_found_path())),
