@@ -13,8 +13,12 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 
 /// The port the `kubernetes` Service forwards to: the server's secure port.
 pub async fn ensure_defaults(store: &Store, secure_port: u16) -> Result<(), ApiError> {
-    let options =
-        WriteOptions { dry_run: false, field_manager: Some("ferrokube-bootstrap".into()), field_validation: FieldValidation::Strict };
+    let options = WriteOptions {
+        dry_run: false,
+        field_manager: Some("ferrokube-bootstrap".into()),
+        field_validation: FieldValidation::Strict,
+        duplicate_fields: Vec::new(),
+    };
     let namespaces = registry::find("", "v1", "namespaces").expect("namespaces are always served");
     for name in SYSTEM_NAMESPACES {
         let namespace =

@@ -1,7 +1,12 @@
-//! Unknown-field detection and pruning: walks a request body against the kind's OpenAPI schema (the same
-//! `components.schemas` the OpenAPI endpoints serve), removes fields the schema does not know, and reports
-//! their paths so `fieldValidation` can reject (Strict), warn (Warn) or stay silent (Ignore), as upstream.
+//! Unknown- and duplicate-field detection: walks a request body against the kind's OpenAPI schema (the same
+//! `components.schemas` the OpenAPI endpoints serve), removes fields the schema does not know, finds keys a JSON
+//! body repeats, and reports their paths so `fieldValidation` can reject (Strict), warn (Warn) or stay silent
+//! (Ignore), as upstream.
 
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// How deep the walk follows nested values; deeper parts are kept as they are. Bounds the work per request.
@@ -85,6 +90,89 @@ fn walk(value: &mut Value, schema: &Value, schemas: &Map<String, Value>, path: S
     }
 }
 
+/// Upstream-style paths of keys that a JSON body repeats inside one object (`metadata.name`,
+/// `spec.containers[0].image`); empty for bodies that are not valid JSON (decoding reports those).
+pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let seed = DuplicateScan { path: String::new(), depth: 0, found: &mut found };
+    if seed.deserialize(&mut deserializer).is_err() {
+        return Vec::new();
+    }
+    found
+}
+
+/// Walks any JSON value, recording repeated object keys by path; builds nothing.
+struct DuplicateScan<'a> {
+    path: String,
+    depth: usize,
+    found: &'a mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for DuplicateScan<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DuplicateScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            if self.depth >= SCHEMA_DEPTH_MAX {
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+            let seed = DuplicateScan { path: format!("{}[{index}]", self.path), depth: self.depth + 1, found: &mut *self.found };
+            if items.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let child_path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            if !seen.insert(key) {
+                self.found.push(child_path.clone());
+            }
+            if self.depth >= SCHEMA_DEPTH_MAX {
+                entries.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            entries.next_value_seed(DuplicateScan { path: child_path, depth: self.depth + 1, found: &mut *self.found })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +198,12 @@ mod tests {
         let problems = prune_unknown(&mut pod, &schemas(), "Pod");
         assert_eq!(problems.unknown, vec!["metadata.bogus", "spec.containers[0].imagePullPolicyy"]);
         assert_eq!(pod, json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}));
+    }
+
+    #[test]
+    fn repeated_keys_are_found_with_their_paths() {
+        let body = br#"{"metadata": {"name": "a", "name": "b"}, "spec": {"containers": [{"image": "x", "image": "y"}]}}"#;
+        assert_eq!(duplicate_fields(body), vec!["metadata.name", "spec.containers[0].image"]);
+        assert!(duplicate_fields(br#"{"a": 1, "b": {"a": 2}}"#).is_empty());
     }
 }

@@ -57,6 +57,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
     pub field_validation: FieldValidation,
+    /// Keys the request body repeated (found while decoding), reported like unknown fields.
+    pub duplicate_fields: Vec<String>,
 }
 
 /// The result of a successful write.
@@ -219,7 +221,7 @@ impl Store {
         mut object: Value,
         options: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        let mut warnings = self.check_fields(desc, &mut object, options.field_validation)?;
+        let mut warnings = self.check_fields(desc, &mut object, options.field_validation, &options.duplicate_fields)?;
         check_type(desc, &object)?;
         set_namespace(desc, &mut object, namespace)?;
         let generate_name = object::meta_str(&object, "generateName").map(String::from);
@@ -280,7 +282,7 @@ impl Store {
         mut body: Value,
         options: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        let mut warnings = self.check_fields(target.desc, &mut body, options.field_validation)?;
+        let mut warnings = self.check_fields(target.desc, &mut body, options.field_validation, &options.duplicate_fields)?;
         check_type(target.desc, &body)?;
         check_name_matches(target, &body)?;
         set_namespace(target.desc, &mut body, target.namespace)?;
@@ -349,7 +351,7 @@ impl Store {
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let (kv, current) = self.get_kv(target).await?;
             let mut desired = change(&current)?;
-            let warnings = self.check_fields(desc, &mut desired, FieldValidation::Ignore)?;
+            let warnings = self.check_fields(desc, &mut desired, FieldValidation::Ignore, &[])?;
             check_name_matches(target, &desired)?;
             (desc.rules.default)(&mut desired);
             (desc.rules.prepare_for_update)(&mut desired, &current);
@@ -456,12 +458,22 @@ impl Store {
     }
 
     /// Rejects unknown fields (Strict), reports them (Warn) or drops them silently (Ignore); always prunes.
-    fn check_fields(&self, desc: &ResourceDesc, object: &mut Value, validation: FieldValidation) -> Result<Vec<String>, ApiError> {
+    fn check_fields(
+        &self,
+        desc: &ResourceDesc,
+        object: &mut Value,
+        validation: FieldValidation,
+        duplicates: &[String],
+    ) -> Result<Vec<String>, ApiError> {
         let FieldProblems { unknown } = fields::prune_unknown(object, &self.schemas, desc.schema_name);
-        if unknown.is_empty() {
+        let messages: Vec<String> = duplicates
+            .iter()
+            .map(|path| format!("duplicate field \"{path}\""))
+            .chain(unknown.iter().map(|path| format!("unknown field \"{path}\"")))
+            .collect();
+        if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let messages: Vec<String> = unknown.iter().map(|path| format!("unknown field \"{path}\"")).collect();
         match validation {
             FieldValidation::Strict => Err(ApiError::bad_request(format!(
                 "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
