@@ -190,8 +190,9 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest { message: message.into() }
     }
+    /// A server-side failure, worded as upstream's `NewInternalError`.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::Internal { message: message.into() }
+        Self::Internal { message: format!("Internal error occurred: {}", message.into()) }
     }
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         let message = format!("{} \"{name}\" not found", qualified_resource(resource, group));

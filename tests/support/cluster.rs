@@ -1,6 +1,6 @@
 //! Test support for end-to-end tests: starts the real `ferrokube server` binary as a child process on a
-//! temporary data directory and a free port (optionally on a PostgreSQL datastore), waits until `/readyz`
-//! answers 200, and kills it on drop; and runs stock kubectl binaries (found through
+//! temporary data directory and a free port (optionally on a PostgreSQL datastore and with extra server flags),
+//! waits until `/readyz` answers 200, and kills it on drop; and runs stock kubectl binaries (found through
 //! `../shared/tools/kubectl-versions`) against it with a private HOME and discovery cache, capturing stdout,
 //! stderr and the exit code, with stdin, extra environment variables and a timeout per command.
 
@@ -34,6 +34,11 @@ impl Cluster {
     /// waits until `/readyz` answers 200 (probed with kubectl `kubectl_minor`). Panics with the server's
     /// stderr if it exits or does not become ready in time.
     pub fn start(datastore_endpoint: Option<&str>, kubectl_minor: &str) -> Cluster {
+        Cluster::start_with_args(datastore_endpoint, kubectl_minor, &[])
+    }
+
+    /// As `start`, with extra `ferrokube server` flags (e.g. `["--service-cluster-ip-range", "10.0.0.0/26"]`).
+    pub fn start_with_args(datastore_endpoint: Option<&str>, kubectl_minor: &str, extra_args: &[&str]) -> Cluster {
         let data_dir = tempfile::Builder::new().prefix("ferrokube-e2e-").tempdir().expect("create a temporary data dir");
         let port = free_port();
         let stdout = std::fs::File::create(data_dir.path().join("server.stdout")).expect("create server.stdout");
@@ -52,6 +57,7 @@ impl Cluster {
         if let Some(endpoint) = datastore_endpoint {
             command.args(["--datastore-endpoint", endpoint]);
         }
+        command.args(extra_args);
         let child = command.spawn().expect("spawn the ferrokube binary");
         let mut cluster = Cluster { child, data_dir, port };
         cluster.wait_ready(kubectl_minor);
