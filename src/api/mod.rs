@@ -8,6 +8,7 @@
 pub mod kinds;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod rules;
 pub mod selector;

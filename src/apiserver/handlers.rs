@@ -65,20 +65,20 @@ pub async fn serve_resource(
         ("GET", Some("status")) => respond(StatusCode::OK, desc, &state.store.get(target).await?, form, include, &[]),
         ("GET", Some("scale")) => Ok(render::json_response(StatusCode::OK, &scale_of(&state.store.get(target).await?))),
         ("POST", None) if allowed("create") && path.name.is_none() => {
-            let object = read_object(&headers, body).await?;
-            let written = state.store.create(desc, path.namespace.as_deref(), object, &write_options(&query)?).await?;
+            let (object, options) = read_write_request(&headers, body, &query).await?;
+            let written = state.store.create(desc, path.namespace.as_deref(), object, &options).await?;
             written_response(desc, written, form, include)
         }
         ("POST", Some("binding")) => bind(&state, target, &headers, body, &query).await,
         ("POST", Some("eviction")) => evict(&state, target, &headers, body).await,
         ("PUT", None) if allowed("update") => {
-            let object = read_object(&headers, body).await?;
-            let written = state.store.update(target, None, object, &write_options(&query)?).await?;
+            let (object, options) = read_write_request(&headers, body, &query).await?;
+            let written = state.store.update(target, None, object, &options).await?;
             written_response(desc, written, form, include)
         }
         ("PUT", Some(sub @ ("status" | "finalize" | "ephemeralcontainers" | "approval"))) => {
-            let object = read_object(&headers, body).await?;
-            let written = state.store.update(target, Some(sub), object, &write_options(&query)?).await?;
+            let (object, options) = read_write_request(&headers, body, &query).await?;
+            let written = state.store.update(target, Some(sub), object, &options).await?;
             written_response(desc, written, form, include)
         }
         ("PUT", Some("scale")) => {
@@ -159,7 +159,25 @@ fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
         dry_run: query.dry_run()?,
         field_manager: query.get("fieldManager").map(String::from),
         field_validation: FieldValidation::from_query(query)?,
+        duplicate_fields: Vec::new(),
     })
+}
+
+/// Reads the object of a create or update together with its write options, noting keys a JSON body repeats so
+/// `fieldValidation` can report them.
+async fn read_write_request(headers: &HeaderMap, body: Body, query: &Query) -> Result<(Value, WriteOptions), ApiError> {
+    let mut options = write_options(query)?;
+    let bytes = read_body(body).await?;
+    let object = decode_object(headers, &bytes)?;
+    if is_json(headers) {
+        options.duplicate_fields = super::fields::duplicate_fields(&bytes);
+    }
+    Ok((object, options))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    matches!(content_type.split(';').next().unwrap_or_default().trim(), "application/json" | "" | "*/*")
 }
 
 /// Reads a body within the size limit.
@@ -169,15 +187,19 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
         .map_err(|_| ApiError::RequestEntityTooLarge { message: format!("Request entity too large: limit is {REQUEST_BODY_BYTES_MAX}") })
 }
 
-/// Decodes an object body in JSON or YAML.
+/// Decodes an object body in JSON, YAML or Kubernetes protobuf.
 async fn read_object(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    decode_object(headers, &read_body(body).await?)
+}
+
+fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
     let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    let bytes = read_body(body).await?;
     match media {
-        "application/json" | "" | "*/*" => decode_json(&bytes),
-        "application/yaml" => serde_yaml::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
-        other => Err(ApiError::UnsupportedMediaType { message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})") }),
+        "application/json" | "" | "*/*" => decode_json(bytes),
+        "application/yaml" => serde_yaml::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
+        "application/vnd.kubernetes.protobuf" => crate::api::protobuf::decode(bytes).map_err(|e| ApiError::bad_request(e.to_string())),
+        other => Err(ApiError::UnsupportedMediaType { message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})") }),
     }
 }
 
