@@ -10,13 +10,14 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::auth::UserInfo;
 use super::object;
 use super::render::{self, IncludeObject};
 use super::request::{negotiate, FieldValidation, Query, ResourcePath, ResponseForm};
 use super::store::{DeleteOptions, Deleted, ListOptions, ObjectRef, PatchType, WriteOptions, Written};
 use super::watch::{self, WatchRequest, WATCH_TIMEOUT_SECONDS_MAX};
-use super::ApiState;
-use crate::api::registry::ResourceDesc;
+use super::{reviews, ApiState};
+use crate::api::registry::{self, ResourceDesc};
 use crate::api::selector::{FieldSelector, LabelSelector};
 use crate::api::status::{ApiError, FieldError};
 
@@ -46,6 +47,7 @@ pub async fn serve_resource(
     query: Query,
     headers: HeaderMap,
     body: Body,
+    user: &UserInfo,
 ) -> Result<Response, ApiError> {
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
     let form = negotiate(accept)?;
@@ -64,12 +66,22 @@ pub async fn serve_resource(
         ("GET", None) if allowed("get") => respond(StatusCode::OK, desc, &state.store.get(target).await?, form, include, &[]),
         ("GET", Some("status")) => respond(StatusCode::OK, desc, &state.store.get(target).await?, form, include, &[]),
         ("GET", Some("scale")) => Ok(render::json_response(StatusCode::OK, &scale_of(&state.store.get(target).await?))),
+        ("POST", None) if desc.kind == "Binding" => {
+            let binding = read_object(&headers, body).await?;
+            let pod = object::name(&binding).to_string();
+            let pods = registry::find("", "v1", "pods").expect("pods are always served");
+            bind(&state, ObjectRef { desc: pods, namespace: path.namespace.as_deref(), name: &pod }, binding, &query).await
+        }
+        ("POST", None) if desc.list_kind.is_empty() && allowed("create") => {
+            let review = read_object(&headers, body).await?;
+            Ok(render::json_response(StatusCode::CREATED, &reviews::answer(&state, desc, review, user)?))
+        }
         ("POST", None) if allowed("create") && path.name.is_none() => {
             let (object, options) = read_write_request(&headers, body, &query).await?;
             let written = state.store.create(desc, path.namespace.as_deref(), object, &options).await?;
             written_response(desc, written, form, include)
         }
-        ("POST", Some("binding")) => bind(&state, target, &headers, body, &query).await,
+        ("POST", Some("binding")) => bind(&state, target, read_object(&headers, body).await?, &query).await,
         ("POST", Some("eviction")) => evict(&state, target, &headers, body).await,
         ("PUT", None) if allowed("update") => {
             let (object, options) = read_write_request(&headers, body, &query).await?;
@@ -101,13 +113,15 @@ pub async fn serve_resource(
             update_scale(&state, target, |scale| super::store::apply_scale_patch(patch_type, scale, &patch, &schemas), &query).await
         }
         ("DELETE", None) if allowed("delete") => {
-            let options = delete_options(&query, body).await?;
+            let options = delete_options(&query, &headers, body).await?;
             match state.store.delete(target, &options).await? {
                 Deleted::Now(gone) => Ok(render::json_response(StatusCode::OK, &render::delete_success(desc, &gone))),
                 Deleted::Pending(marked) => respond(StatusCode::ACCEPTED, desc, &marked, form, include, &[]),
             }
         }
-        ("DELETECOLLECTION", None) if allowed("deletecollection") => delete_collection(&state, &path, &query, body, form, include).await,
+        ("DELETECOLLECTION", None) if allowed("deletecollection") => {
+            delete_collection(&state, &path, &query, (&headers, body), form, include).await
+        }
         (_, Some(sub @ ("log" | "exec" | "attach" | "portforward" | "proxy"))) => {
             let pod = state.store.get(target).await?;
             Err(ApiError::bad_request(no_node_message(desc, &pod, sub)))
@@ -375,9 +389,9 @@ fn watch_request(path: &ResourcePath, query: &Query, form: ResponseForm, include
     })
 }
 
-async fn delete_options(query: &Query, body: Body) -> Result<DeleteOptions, ApiError> {
+async fn delete_options(query: &Query, headers: &HeaderMap, body: Body) -> Result<DeleteOptions, ApiError> {
     let bytes = read_body(body).await?;
-    let from_body: Value = if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_json(&bytes)? };
+    let from_body: Value = if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { decode_object(headers, &bytes)? };
     let text = |body_key: &str, query_key: &str| {
         from_body.get(body_key).and_then(Value::as_str).map(String::from).or_else(|| query.get(query_key).map(String::from))
     };
@@ -401,12 +415,12 @@ async fn delete_collection(
     state: &ApiState,
     path: &ResourcePath,
     query: &Query,
-    body: Body,
+    (headers, body): (&HeaderMap, Body),
     form: ResponseForm,
     include: IncludeObject,
 ) -> Result<Response, ApiError> {
     let desc = path.desc;
-    let options = delete_options(query, body).await?;
+    let options = delete_options(query, headers, body).await?;
     let selection = selectors(query)?;
     check_field_selector(desc, &selection)?;
     let page = state.store.list(desc, path.namespace.as_deref(), &selection).await?;
@@ -482,8 +496,7 @@ async fn update_scale(
 }
 
 /// `pods/binding`: assigns a pod to a node, once.
-async fn bind(state: &ApiState, target: ObjectRef<'_>, headers: &HeaderMap, body: Body, query: &Query) -> Result<Response, ApiError> {
-    let binding = read_object(headers, body).await?;
+async fn bind(state: &ApiState, target: ObjectRef<'_>, binding: Value, query: &Query) -> Result<Response, ApiError> {
     let binding_name = object::name(&binding);
     if !binding_name.is_empty() && binding_name != target.name {
         return Err(ApiError::bad_request("name in URL does not match name in Binding object"));

@@ -16,6 +16,7 @@ pub mod openapi_http;
 pub mod pki;
 pub mod render;
 pub mod request;
+pub mod reviews;
 pub mod serve;
 pub mod store;
 pub mod watch;

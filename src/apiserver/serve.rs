@@ -294,9 +294,11 @@ async fn route(
     user: Option<UserInfo>,
 ) -> (&'static str, String, Response) {
     let public = PUBLIC_PATHS.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")));
-    if !public && user.is_none() {
-        return ("OTHER", String::new(), error_response(&ApiError::Unauthorized));
-    }
+    let user = match user {
+        Some(user) => user,
+        None if public => UserInfo { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] },
+        None => return ("OTHER", String::new(), error_response(&ApiError::Unauthorized)),
+    };
     match path {
         "/healthz" | "/livez" => ("GET", String::new(), bytes_response(StatusCode::OK, "text/plain; charset=utf-8", b"ok".to_vec())),
         "/readyz" => ("GET", String::new(), readyz(state)),
@@ -315,7 +317,7 @@ async fn route(
             Some(Ok(ApiPath::Resource(resource_path))) => {
                 let verb = handlers::metric_verb(&method, &resource_path, &query);
                 let resource = resource_path.desc.plural.to_string();
-                let response = match handlers::serve_resource(state.clone(), method, resource_path, query, headers, body).await {
+                let response = match handlers::serve_resource(state.clone(), method, resource_path, query, headers, body, &user).await {
                     Ok(response) => response,
                     Err(error) => error_response(&error),
                 };
