@@ -50,7 +50,7 @@ async fn create_if_missing(
 ) -> Result<(), ApiError> {
     match store.create(desc, namespace, object, options).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
-        // Another server created the same address for the same Service at the same moment.
+        // The address is taken: the Service exists from an earlier start, or another server is creating it now.
         Err(ApiError::Invalid { .. }) if desc.kind == "Service" => Ok(()),
         Err(other) => Err(other),
     }

@@ -294,7 +294,7 @@ impl Store {
                         return Err(target.stale());
                     }
                 }
-                Ok(merge_subresource(subresource, current, body.clone()))
+                Ok(merge_subresource(target.desc, subresource, current, body.clone()))
             })
             .await?;
         warnings.extend(written.warnings);
@@ -326,7 +326,7 @@ impl Store {
         let schemas = self.schemas.clone();
         self.guaranteed_update(target, options, |current| {
             let patched = apply_patch(patch_type, current, patch_body, &schemas, schema_name)?;
-            let mut patched = merge_subresource(subresource, current, patched);
+            let mut patched = merge_subresource(target.desc, subresource, current, patched);
             if object::meta_str(&patched, "resourceVersion").is_none() {
                 // A patch that removes resourceVersion must not turn into an unconditional write of stale data.
                 object::meta_mut(&mut patched).insert("resourceVersion".into(), current["metadata"]["resourceVersion"].clone());
@@ -558,7 +558,7 @@ fn patch_error(error: patch::PatchError) -> ApiError {
 }
 
 /// For a subresource write, takes only that part of the body and keeps the rest of the stored object.
-fn merge_subresource(subresource: Option<&str>, current: &Value, body: Value) -> Value {
+fn merge_subresource(desc: &ResourceDesc, subresource: Option<&str>, current: &Value, body: Value) -> Value {
     match subresource {
         Some("status") => {
             let mut merged = current.clone();
@@ -581,7 +581,7 @@ fn merge_subresource(subresource: Option<&str>, current: &Value, body: Value) ->
         _ => {
             let mut merged = body;
             // The main resource never changes status through this path when the kind has a status subresource.
-            if has_subresource_named(current, "status") {
+            if desc.subresources.iter().any(|sub| sub.name == "status") {
                 match current.get("status") {
                     Some(status) => merged["status"] = status.clone(),
                     None => {
@@ -594,15 +594,6 @@ fn merge_subresource(subresource: Option<&str>, current: &Value, body: Value) ->
             merged
         }
     }
-}
-
-fn has_subresource_named(object: &Value, subresource: &str) -> bool {
-    let Some(api_version) = object.get("apiVersion").and_then(Value::as_str) else { return false };
-    let Some(kind) = object.get("kind").and_then(Value::as_str) else { return false };
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    registry::builtin().iter().any(|desc| {
-        desc.group == group && desc.version == version && desc.kind == kind && desc.subresources.iter().any(|s| s.name == subresource)
-    })
 }
 
 fn check_type(desc: &ResourceDesc, object: &Value) -> Result<(), ApiError> {
