@@ -190,8 +190,13 @@ async fn read_write_request(headers: &HeaderMap, body: Body, query: &Query) -> R
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
+    matches!(media_type(headers), "application/json" | "" | "*/*")
+}
+
+/// The body's media type without parameters; a request without Content-Type is JSON.
+fn media_type(headers: &HeaderMap) -> &str {
     let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    matches!(content_type.split(';').next().unwrap_or_default().trim(), "application/json" | "" | "*/*")
+    content_type.split(';').next().unwrap_or_default().trim()
 }
 
 /// Reads a body within the size limit.
@@ -207,9 +212,7 @@ async fn read_object(headers: &HeaderMap, body: Body) -> Result<Value, ApiError>
 }
 
 fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
-    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    let media = content_type.split(';').next().unwrap_or_default().trim();
-    match media {
+    match media_type(headers) {
         "application/json" | "" | "*/*" => decode_json(bytes),
         "application/yaml" => serde_yaml::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
         "application/vnd.kubernetes.protobuf" => crate::api::protobuf::decode(bytes).map_err(|e| ApiError::bad_request(e.to_string())),

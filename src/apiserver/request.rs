@@ -188,22 +188,13 @@ pub fn negotiate(accept: Option<&str>) -> Result<ResponseForm, ApiError> {
         let params: Vec<(String, String)> =
             pieces.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let meta_v1 = param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1"));
         match media.as_str() {
             "application/json" | "application/*" | "*/*" | "application/json-seq" => match param("as") {
                 None => return Ok(ResponseForm::Json),
-                Some("Table") if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) => {
-                    return Ok(ResponseForm::Table)
-                }
-                Some("PartialObjectMetadata")
-                    if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) =>
-                {
-                    return Ok(ResponseForm::PartialObjectMetadata)
-                }
-                Some("PartialObjectMetadataList")
-                    if param("g") == Some("meta.k8s.io") && matches!(param("v"), Some("v1") | Some("v1beta1")) =>
-                {
-                    return Ok(ResponseForm::PartialObjectMetadataList)
-                }
+                Some("Table") if meta_v1 => return Ok(ResponseForm::Table),
+                Some("PartialObjectMetadata") if meta_v1 => return Ok(ResponseForm::PartialObjectMetadata),
+                Some("PartialObjectMetadataList") if meta_v1 => return Ok(ResponseForm::PartialObjectMetadataList),
                 Some(_) => continue,
             },
             "application/yaml" => return Ok(ResponseForm::Yaml),

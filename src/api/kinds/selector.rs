@@ -1,11 +1,12 @@
 //! `metav1.LabelSelector` as the workload rules need it: validation of `matchLabels` and `matchExpressions`, and
-//! matching against a pod template's labels with upstream's semantics (an absent selector matches nothing, an
-//! empty one matches everything), so `selector does not match template labels` fires exactly when upstream's does.
+//! matching against a pod template's labels through `api::selector` (an absent selector matches nothing, an empty
+//! one matches everything), so `selector does not match template labels` fires exactly when upstream's does.
 
 use serde_json::{Map, Value};
 
 use super::meta::{invalid_each, is_qualified_name, is_valid_label_value, validate_labels};
 use super::value::{array_at, object_at, string_or_empty, FieldPath};
+use crate::api::selector::LabelSelector;
 use crate::api::status::FieldError;
 
 /// Upstream `ValidateLabelSelector` (strict label values): errors under `path`.
@@ -45,30 +46,11 @@ pub fn is_empty_selector(selector: &Value) -> bool {
 }
 
 /// Whether `selector` selects an object with `labels`. An absent selector selects nothing, as upstream's
-/// `LabelSelectorAsSelector(nil)`; `None` when the selector has an operator upstream cannot convert.
+/// `LabelSelectorAsSelector(nil)`; `None` when the selector cannot be converted (an unknown operator or a
+/// malformed key), which validation reports on its own.
 pub fn selector_matches(selector: Option<&Value>, labels: Option<&Map<String, Value>>) -> Option<bool> {
-    let Some(selector) = selector.filter(|found| !found.is_null()) else {
-        return Some(false);
-    };
-    let empty = Map::new();
-    let labels = labels.unwrap_or(&empty);
-    let label = |key: &str| labels.get(key).and_then(Value::as_str);
-    let labels_match =
-        object_at(selector, &["matchLabels"]).is_none_or(|wanted| wanted.iter().all(|(key, value)| label(key) == value.as_str()));
-    let mut expressions_match = true;
-    for requirement in array_at(selector, &["matchExpressions"]) {
-        let key = string_or_empty(requirement, &["key"]);
-        let values = array_at(requirement, &["values"]);
-        let listed = label(key).is_some_and(|current| values.iter().any(|value| value.as_str() == Some(current)));
-        expressions_match &= match string_or_empty(requirement, &["operator"]) {
-            "In" => listed,
-            "NotIn" => !listed,
-            "Exists" => label(key).is_some(),
-            "DoesNotExist" => label(key).is_none(),
-            _ => return None,
-        };
-    }
-    Some(labels_match && expressions_match)
+    let selector = selector.unwrap_or(&Value::Null);
+    LabelSelector::from_label_selector_json(selector).ok().map(|parsed| parsed.matches(labels))
 }
 
 #[cfg(test)]
