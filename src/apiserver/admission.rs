@@ -35,7 +35,6 @@ pub struct ServiceAllocator {
 pub struct Allocation {
     reserved_keys: Vec<String>,
     freed_keys: Vec<String>,
-    pub warnings: Vec<String>,
 }
 
 impl ServiceAllocator {

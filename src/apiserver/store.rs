@@ -221,7 +221,7 @@ impl Store {
         mut object: Value,
         options: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        let mut warnings = self.check_fields(desc, &mut object, options.field_validation, &options.duplicate_fields)?;
+        let warnings = self.check_fields(desc, &mut object, options.field_validation, &options.duplicate_fields)?;
         check_type(desc, &object)?;
         set_namespace(desc, &mut object, namespace)?;
         let generate_name = object::meta_str(&object, "generateName").map(String::from);
@@ -256,7 +256,6 @@ impl Store {
             match self.backend.create(&target.key(), encode_for_storage(&object)).await {
                 Ok(kv) => {
                     object::set_resource_version(&mut object, kv.mod_revision);
-                    warnings.extend(allocation.warnings);
                     return Ok(Written { object, warnings, created: true });
                 }
                 Err(StorageError::AlreadyExists(_)) => {
