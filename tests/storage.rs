@@ -338,6 +338,7 @@ fn assert_replays(events: &[Event]) {
             EventKind::Created => assert_eq!(before, None, "revision {} creates an absent key", event.revision),
             EventKind::Updated => assert!(before.is_some(), "revision {} updates a present key", event.revision),
             EventKind::Deleted => assert_eq!(before, Some(&*event.value), "a delete carries the last value"),
+            EventKind::Progress => panic!("revision {}: no progress notification was asked for", event.revision),
         }
         if event.kind == EventKind::Deleted {
             state.remove(event.key.as_str());

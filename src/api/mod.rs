@@ -5,6 +5,7 @@
 //!
 //! Must not import `storage`, `apiserver` or any IO crate.
 
+pub mod convert;
 pub mod kinds;
 pub mod openapi;
 pub mod patch;

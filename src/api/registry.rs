@@ -26,6 +26,43 @@ pub struct ResourceDesc {
     /// Adds the kind's schema (and everything it references) to a generator; returns the schema of the kind.
     pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
     pub rules: &'static KindRules,
+    /// Set when the resource is kept in another version's collection; `None` stores it under its own name.
+    pub shared_storage: Option<SharedStorage>,
+}
+
+/// Where a resource served in a second version is stored (the storage version's collection), with the
+/// conversions between the served and the stored shape. Every read converts from it, every write to it.
+#[derive(Debug)]
+pub struct SharedStorage {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub to_storage: fn(Value) -> Value,
+    pub from_storage: fn(Value) -> Value,
+}
+
+impl ResourceDesc {
+    /// Group, version and kind of the stored shape (the resource's own unless it shares another's storage).
+    pub fn storage_gvk(&self) -> (&'static str, &'static str, &'static str) {
+        match &self.shared_storage {
+            Some(shared) => (shared.group, shared.version, shared.kind),
+            None => (self.group, self.version, self.kind),
+        }
+    }
+
+    /// The group and plural naming the storage collection.
+    pub fn storage_collection(&self) -> (&'static str, &'static str) {
+        match &self.shared_storage {
+            Some(shared) => (shared.group, shared.plural),
+            None => (self.group, self.plural),
+        }
+    }
+
+    fn stored_in(mut self, shared: SharedStorage) -> Self {
+        self.shared_storage = Some(shared);
+        self
+    }
 }
 
 /// A subresource such as `status`, `scale` or `eviction`, with the kind its requests and responses carry.
@@ -177,6 +214,7 @@ where
         schema_name: leak(T::schema_name().into_owned()),
         schema: |generator| generator.subschema_for::<T>(),
         rules: exposure.rules,
+        shared_storage: None,
     }
 }
 
@@ -213,15 +251,15 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
 fn builtin_resources() -> Vec<ResourceDesc> {
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
-        autoscaling::v2 as autoscaling, batch::v1 as batch, certificates::v1 as certificates, coordination::v1 as coordination,
-        core::v1 as core, discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking,
-        node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, resource::v1 as dra, scheduling::v1 as scheduling,
-        storage::v1 as storage, storagemigration::v1 as storagemigration,
+        autoscaling::v1 as autoscaling_v1, autoscaling::v2 as autoscaling, batch::v1 as batch, certificates::v1 as certificates,
+        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery, events::v1 as events,
+        flowcontrol::v1 as flowcontrol, networking::v1 as networking, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
+        resource::v1 as dra, scheduling::v1 as scheduling, storage::v1 as storage, storagemigration::v1 as storagemigration,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
     use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
 
-    use super::rules;
+    use super::{convert, rules};
 
     const ALL: &[&str] = &["all"];
     const NONE: &[&str] = &[];
@@ -323,7 +361,14 @@ fn builtin_resources() -> Vec<ResourceDesc> {
             &rules::STATEFUL_SET,
         )),
         // events.k8s.io/v1
-        stored::<events::Event>(exposed(&["ev"], NONE, NO_SUB, &rules::EVENTS_EVENT)),
+        stored::<events::Event>(exposed(&["ev"], NONE, NO_SUB, &rules::EVENTS_EVENT)).stored_in(SharedStorage {
+            group: "",
+            version: "v1",
+            kind: "Event",
+            plural: "events",
+            to_storage: convert::events_v1_to_core,
+            from_storage: convert::core_to_events_v1,
+        }),
         // authentication.k8s.io/v1
         request::<authn::SelfSubjectReview>(g),
         request::<authn::TokenReview>(g),
@@ -339,6 +384,21 @@ fn builtin_resources() -> Vec<ResourceDesc> {
             subresources![status("autoscaling", "v2", "HorizontalPodAutoscaler")],
             g,
         )),
+        // autoscaling/v1, kept in the v2 collection
+        stored::<autoscaling_v1::HorizontalPodAutoscaler>(exposed(
+            &["hpa"],
+            ALL,
+            subresources![status("autoscaling", "v1", "HorizontalPodAutoscaler")],
+            g,
+        ))
+        .stored_in(SharedStorage {
+            group: "autoscaling",
+            version: "v2",
+            kind: "HorizontalPodAutoscaler",
+            plural: "horizontalpodautoscalers",
+            to_storage: convert::hpa_v1_to_v2,
+            from_storage: convert::hpa_v2_to_v1,
+        }),
         // batch/v1
         stored::<batch::CronJob>(exposed(&["cj"], ALL, subresources![status("batch", "v1", "CronJob")], &rules::CRON_JOB)),
         stored::<batch::Job>(exposed(NONE, ALL, subresources![status("batch", "v1", "Job")], &rules::JOB)),

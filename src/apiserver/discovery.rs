@@ -84,9 +84,11 @@ pub fn aggregated_version(accept: Option<&str>) -> Option<AggregatedVersion> {
     None
 }
 
-/// upstream's storageVersionHash: the first 8 bytes of sha256("<group>/<version>/<kind>"), base64.
+/// upstream's storageVersionHash: the first 8 bytes of sha256("<group>/<version>/<kind>") of the storage
+/// version, base64; versions sharing one storage share the hash.
 fn storage_version_hash(desc: &ResourceDesc) -> String {
-    let digest = Sha256::digest(format!("{}/{}/{}", desc.group, desc.version, desc.kind));
+    let (group, version, kind) = desc.storage_gvk();
+    let digest = Sha256::digest(format!("{group}/{version}/{kind}"));
     base64::engine::general_purpose::STANDARD.encode(&digest[..8])
 }
 

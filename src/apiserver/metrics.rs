@@ -151,6 +151,10 @@ impl Backend for InstrumentedBackend {
     async fn compacted_revision(&self) -> StorageResult<Revision> {
         self.timed("compacted_revision", self.inner.compacted_revision()).await
     }
+
+    fn notify_progress(&self) {
+        self.inner.notify_progress()
+    }
 }
 
 #[cfg(test)]

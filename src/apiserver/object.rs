@@ -24,8 +24,9 @@ pub fn collection_prefix(desc: &ResourceDesc, namespace: Option<&str>) -> String
 }
 
 fn resource_prefix(desc: &ResourceDesc) -> String {
-    let group = if desc.group.is_empty() { "core" } else { desc.group };
-    format!("/registry/{group}/{}/", desc.plural)
+    let (group, plural) = desc.storage_collection();
+    let group = if group.is_empty() { "core" } else { group };
+    format!("/registry/{group}/{plural}/")
 }
 
 /// `apiVersion` of a kind: `v1` or `apps/v1`.
@@ -37,16 +38,28 @@ pub fn api_version(group: &str, version: &str) -> String {
     }
 }
 
-/// Decodes a stored value and stamps its resourceVersion.
-pub fn decode_stored(kv: &KeyValue) -> Result<Value, serde_json::Error> {
-    let mut object: Value = serde_json::from_slice(&kv.value)?;
-    set_resource_version(&mut object, kv.mod_revision);
+/// Decodes a stored value into the shape `desc` serves (converting from the storage version when the two
+/// differ) and stamps its resourceVersion.
+pub fn decode_stored(desc: &ResourceDesc, kv: &KeyValue) -> Result<Value, serde_json::Error> {
+    decode_stored_bytes(desc, &kv.value, kv.mod_revision)
+}
+
+/// As [`decode_stored`], for a stored value and revision taken from a change event.
+pub fn decode_stored_bytes(desc: &ResourceDesc, bytes: &[u8], revision: i64) -> Result<Value, serde_json::Error> {
+    let mut object: Value = serde_json::from_slice(bytes)?;
+    if let Some(shared) = &desc.shared_storage {
+        object = (shared.from_storage)(object);
+    }
+    set_resource_version(&mut object, revision);
     Ok(object)
 }
 
-/// Encodes an object for storage, without its resourceVersion.
-pub fn encode_for_storage(object: &Value) -> Vec<u8> {
+/// Encodes an object for storage, in the storage version's shape and without its resourceVersion.
+pub fn encode_for_storage(desc: &ResourceDesc, object: &Value) -> Vec<u8> {
     let mut stored = object.clone();
+    if let Some(shared) = &desc.shared_storage {
+        stored = (shared.to_storage)(stored);
+    }
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
     }

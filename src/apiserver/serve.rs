@@ -155,6 +155,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServerError> {
         }
         tracing::error!("{}", ServerError::Bootstrap(ApiError::service_unavailable("gave up creating bootstrap objects")));
     });
+    let progress_backend = state.store.backend.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(super::watch::WATCH_BOOKMARK_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            progress_backend.notify_progress();
+        }
+    });
     accept_loop(listener, tls, state).await;
     Ok(())
 }

@@ -153,12 +153,12 @@ pub fn storage_error(error: StorageError) -> ApiError {
 impl Store {
     pub async fn get(&self, target: ObjectRef<'_>) -> Result<Value, ApiError> {
         let kv = self.backend.get(&target.key()).await.map_err(storage_error)?.ok_or_else(|| target.not_found())?;
-        decode_stored(&kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))
+        decode_stored(target.desc, &kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))
     }
 
     async fn get_kv(&self, target: ObjectRef<'_>) -> Result<(KeyValue, Value), ApiError> {
         let kv = self.backend.get(&target.key()).await.map_err(storage_error)?.ok_or_else(|| target.not_found())?;
-        let object = decode_stored(&kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))?;
+        let object = decode_stored(target.desc, &kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))?;
         Ok((kv, object))
     }
 
@@ -196,7 +196,7 @@ impl Store {
             let fetched = page.items.len();
             for kv in &page.items {
                 start_after = Some(kv.key.clone());
-                let object = decode_stored(kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))?;
+                let object = decode_stored(desc, kv).map_err(|e| ApiError::internal(format!("stored object is not valid JSON: {e}")))?;
                 if matches_selectors(desc, &object, options) {
                     items.push(object);
                 }
@@ -253,7 +253,7 @@ impl Store {
                 }
                 return Ok(Written { object, warnings, created: true });
             }
-            match self.backend.create(&target.key(), encode_for_storage(&object)).await {
+            match self.backend.create(&target.key(), encode_for_storage(target.desc, &object)).await {
                 Ok(kv) => {
                     object::set_resource_version(&mut object, kv.mod_revision);
                     return Ok(Written { object, warnings, created: true });
@@ -376,7 +376,7 @@ impl Store {
                     Err(other) => Err(storage_error(other)),
                 };
             }
-            match self.backend.update(&target.key(), kv.mod_revision, encode_for_storage(&desired)).await {
+            match self.backend.update(&target.key(), kv.mod_revision, encode_for_storage(target.desc, &desired)).await {
                 Ok(written) => {
                     self.services.release_replaced(self, &allocation).await;
                     object::set_resource_version(&mut desired, written.mod_revision);
@@ -443,7 +443,7 @@ impl Store {
             if options.dry_run {
                 return Ok(Deleted::Pending(marked));
             }
-            match self.backend.update(&target.key(), kv.mod_revision, encode_for_storage(&marked)).await {
+            match self.backend.update(&target.key(), kv.mod_revision, encode_for_storage(target.desc, &marked)).await {
                 Ok(written) => {
                     object::set_resource_version(&mut marked, written.mod_revision);
                     return Ok(Deleted::Pending(marked));

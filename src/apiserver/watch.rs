@@ -2,7 +2,8 @@
 //! duplicated or reordered event (storage guarantees the order; this module keeps it). Synthetic ADDED events
 //! for the current state when the watch starts at "" or "0", the `k8s.io/initial-events-end` bookmark for
 //! `sendInitialEvents=true`, selector transitions (an object leaving the selection is sent as DELETED), Table
-//! rows, `timeoutSeconds`, and one ERROR event (410 Expired) for a resourceVersion that is too old.
+//! rows, `timeoutSeconds`, one ERROR event (410 Expired) for a resourceVersion that is too old, and a BOOKMARK
+//! every [`WATCH_BOOKMARK_INTERVAL`] for `allowWatchBookmarks` so a quiet watch can resume from a recent revision.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use crate::storage::{Event, EventKind, Revision};
 
 /// The longest a watch stays open without `timeoutSeconds`, as upstream's default request timeout window.
 pub const WATCH_TIMEOUT_SECONDS_MAX: u64 = 1800;
+/// How often open watches that asked for bookmarks get one at the newest revision (upstream's bookmark frequency).
+pub const WATCH_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 /// Encoded events a watch may have queued for a slow client before it is ended (the client re-watches).
 const WATCH_SEND_BUFFER_EVENTS_MAX: usize = 1024;
 
@@ -125,6 +128,11 @@ async fn pump(
                     let _ = sender.try_send(event_line("ERROR", &status));
                     return;
                 }
+                Some(Ok(event)) if event.kind == EventKind::Progress => {
+                    if request.allow_bookmarks && !send(&sender, event_line("BOOKMARK", &bookmark(request.desc, event.revision, false))) {
+                        return;
+                    }
+                }
                 Some(Ok(event)) => {
                     if let Some((kind, object)) = translate(&request, &event) {
                         if !send(&sender, encoder.event(kind, &object)) {
@@ -151,15 +159,12 @@ fn send(sender: &mpsc::Sender<Bytes>, line: Bytes) -> bool {
 
 /// Turns a storage event into a watch event for this watcher, applying selector transitions.
 fn translate(request: &WatchRequest, event: &Event) -> Option<(&'static str, Value)> {
-    let decode = |bytes: &[u8]| -> Option<Value> {
-        let mut object: Value = serde_json::from_slice(bytes).ok()?;
-        object::set_resource_version(&mut object, event.revision);
-        Some(object)
-    };
+    let decode = |bytes: &[u8]| object::decode_stored_bytes(request.desc, bytes, event.revision).ok();
     let new_object = decode(&event.value)?;
     let matches = |object: &Value| matches_selectors(request.desc, object, &request.selectors);
     match event.kind {
         EventKind::Created => matches(&new_object).then_some(("ADDED", new_object)),
+        EventKind::Progress => None,
         EventKind::Deleted => matches(&new_object).then_some(("DELETED", new_object)),
         EventKind::Updated => {
             let was = event.prev_value.as_deref().and_then(decode).is_some_and(|old| matches(&old));

@@ -26,6 +26,7 @@ pub async fn run(backend: Arc<dyn Backend>) {
     suite.pagination_over_one_snapshot().await;
     suite.list_at_older_revisions().await;
     suite.watch_from_now().await;
+    suite.progress_notifications().await;
     suite.watch_from_older_revision().await;
     suite.slow_watcher_is_cut_off().await;
 }
@@ -207,6 +208,22 @@ impl Suite {
             Err(error) => assert_eq!(error, StorageError::FutureRevision { requested: current + 1, current }),
             Ok(_) => panic!("a watch after a future revision must fail"),
         }
+    }
+
+    async fn progress_notifications(&mut self) {
+        let prefix = "/conformance/progress/quiet/";
+        let start = self.next - 1;
+        let mut quiet = must(self.backend.watch(prefix, start).await, "watch");
+        let mut busy = must(self.backend.watch("/conformance/progress/busy/", start).await, "watch");
+        let created = self.create(&format!("{prefix}x"), "v1").await;
+        let elsewhere = self.create("/conformance/progress/busy/y", "v1").await;
+        // Once the other watch has the later write, this server's feed has delivered it to every watcher.
+        assert_eq!(next_event(&mut busy).await.revision, elsewhere.mod_revision);
+        self.backend.notify_progress();
+        assert_eq!(next_event(&mut quiet).await.revision, created.mod_revision, "changes come before the progress note");
+        let progress = next_event(&mut quiet).await;
+        assert_eq!((progress.kind, progress.revision), (EventKind::Progress, elsewhere.mod_revision));
+        assert_quiet(&mut quiet).await;
     }
 
     async fn watch_from_older_revision(&mut self) {

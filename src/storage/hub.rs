@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use super::{Event, Revision, StorageError, StorageResult, WatchStream};
+use super::{Event, EventKind, Revision, StorageError, StorageResult, WatchStream};
 
 /// Undelivered events one watcher may have buffered before it is cut off.
 pub(super) const WATCH_BUFFER_EVENTS_MAX: usize = 1024;
@@ -85,6 +85,18 @@ impl Hub {
                 }
             });
         }
+    }
+
+    /// Queues a `Progress` event at the current position for every watcher with room for it; a full buffer
+    /// skips it (the watcher has events to deliver anyway) rather than cutting the watcher off.
+    pub(super) fn notify_progress(&self) {
+        let mut state = self.lock();
+        let position = state.position;
+        let progress = Event { kind: EventKind::Progress, key: String::new(), revision: position, value: Arc::from([]), prev_value: None };
+        state.watchers.retain(|watcher| match watcher.sender.try_send(progress.clone()) {
+            Ok(()) | Err(TrySendError::Full(_)) => true,
+            Err(TrySendError::Closed(_)) => false,
+        });
     }
 
     /// Ends every watch with `error` and continues from `position`: the feed could not deliver what lies between.

@@ -39,6 +39,9 @@ pub enum EventKind {
     Created,
     Updated,
     Deleted,
+    /// Not a change: every change under the watch's prefix up to `revision` has been delivered. Sent only
+    /// after [`Backend::notify_progress`]; `key` and `value` are empty.
+    Progress,
 }
 
 /// One committed change, as watchers receive it.
@@ -136,4 +139,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn watch(&self, prefix: &str, after_revision: Revision) -> StorageResult<WatchStream>;
     /// The oldest revision a watch may still start after.
     async fn compacted_revision(&self) -> StorageResult<Revision>;
+    /// Sends every open watch with room in its buffer a `Progress` event at the newest revision this server has
+    /// delivered, after everything before it, so a quiet watch can still learn how far it is (bookmarks).
+    fn notify_progress(&self);
 }

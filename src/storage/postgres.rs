@@ -269,6 +269,10 @@ impl Backend for PostgresStore {
     async fn compacted_revision(&self) -> StorageResult<Revision> {
         Ok(self.db.revisions().await?.1)
     }
+
+    fn notify_progress(&self) {
+        self.db.inner.hub.notify_progress()
+    }
 }
 
 #[async_trait::async_trait]

@@ -26,6 +26,7 @@ pub(super) fn kind_code(kind: EventKind) -> i16 {
         EventKind::Created => KIND_CREATED,
         EventKind::Updated => KIND_UPDATED,
         EventKind::Deleted => KIND_DELETED,
+        EventKind::Progress => unreachable!("progress notifications come from the hub and are never written"),
     }
 }
 

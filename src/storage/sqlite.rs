@@ -198,6 +198,10 @@ impl Backend for SqliteStore {
     async fn compacted_revision(&self) -> StorageResult<Revision> {
         self.db.read(|conn| revisions(conn).map(|(_, compacted)| compacted)).await
     }
+
+    fn notify_progress(&self) {
+        self.db.inner.hub.notify_progress()
+    }
 }
 
 #[async_trait::async_trait]

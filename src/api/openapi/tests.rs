@@ -62,6 +62,7 @@ fn base() -> ResourceDesc {
         schema_name: "",
         schema: SchemaGenerator::subschema_for::<core::v1::Pod>,
         rules: builtin().first().expect("the registry has kinds").rules,
+        shared_storage: None,
     }
 }
 
