@@ -9,4 +9,7 @@
 pub mod api;
 pub mod apiserver;
 pub mod cli;
+pub mod control;
+pub mod controllers;
+pub mod scheduler;
 pub mod storage;
