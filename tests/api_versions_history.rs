@@ -3,7 +3,8 @@
 //! events.k8s.io/v1 Event is a core/v1 Event, an autoscaling/v1 HorizontalPodAutoscaler is an autoscaling/v2 one);
 //! once history is compacted, a continue token from before gets 410 Expired and a watch from before gets one
 //! ERROR event (410) on an HTTP 200 stream; `/metrics` counts the requests just made. Compaction is driven with
-//! the store's own `compact`, as the server's background compactor would after its window.
+//! the store's own `compact`, as the server's background compactor would after its window. Writes through the
+//! status subresource change the status and nothing else, and main-resource writes leave the status alone.
 
 #[allow(dead_code)]
 #[path = "support/cluster.rs"]
@@ -21,6 +22,8 @@ use serde_json::{json, Value};
 use cluster::{Cluster, Kubectl, Output};
 
 const KUBECTL: &str = "1.37";
+/// These tests look at the API alone: no controller writes behind their back.
+const API_ONLY: &[&str] = &["--disable-controller-manager"];
 
 fn must(output: Output) -> Output {
     assert!(output.success(), "{output}");
@@ -44,7 +47,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn one_resource_in_two_versions_shares_storage() {
     let runtime = runtime();
     let database = runtime.block_on(postgres_support::TestPostgres::new());
-    let cluster = Cluster::start(Some(&database.url()), KUBECTL);
+    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, API_ONLY);
     let k = cluster.kubectl(KUBECTL);
 
     create(
@@ -124,7 +127,7 @@ fn one_resource_in_two_versions_shares_storage() {
 fn compacted_history_gets_410_and_metrics_count_requests() {
     let runtime = runtime();
     let database = runtime.block_on(postgres_support::TestPostgres::new());
-    let cluster = Cluster::start(Some(&database.url()), KUBECTL);
+    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, API_ONLY);
     let k = cluster.kubectl(KUBECTL);
     for name in ["a", "b", "c"] {
         must(k.run(&["create", "configmap", name, "--from-literal", "k=v"]));
@@ -176,4 +179,33 @@ fn compacted_history_gets_410_and_metrics_count_requests() {
     assert!(sample(r#"apiserver_request_duration_seconds_count{verb="POST",resource="configmaps"}"#) >= 3);
     assert!(metrics.contains("apiserver_longrunning_requests{verb=\"WATCH\"}"), "{metrics}");
     assert!(sample(r#"apiserver_storage_operation_duration_seconds_count{operation="create""#) >= 3);
+}
+
+#[test]
+fn status_subresource_writes_only_status() {
+    let runtime = runtime();
+    let database = runtime.block_on(postgres_support::TestPostgres::new());
+    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, API_ONLY);
+    let k = cluster.kubectl(KUBECTL);
+    must(k.run(&["create", "deployment", "web", "--image=nginx", "--replicas=3"]));
+    let status = r#"{"status":{"replicas":3,"readyReplicas":2,"availableReplicas":2,"observedGeneration":1}}"#;
+    let patched = json_of(k.run(&["patch", "deployment", "web", "--subresource=status", "--type=merge", "-p", status, "-o", "json"]));
+    assert_eq!(patched["status"]["readyReplicas"], 2, "{patched}");
+    let spec_via_status = json_of(k.run(&[
+        "patch",
+        "deployment",
+        "web",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":9}}"#,
+        "-o",
+        "json",
+    ]));
+    assert_eq!(spec_via_status["spec"]["replicas"], 3, "a status write leaves the spec alone");
+    must(k.run(&["patch", "deployment", "web", "--type=merge", "-p", r#"{"spec":{"replicas":4},"status":{"readyReplicas":0}}"#]));
+    let after = json_of(k.run(&["get", "deployment", "web", "-o", "json"]));
+    assert_eq!((after["spec"]["replicas"].clone(), after["status"]["readyReplicas"].clone()), (json!(4), json!(2)), "{after}");
+    let listed = must(k.run(&["get", "deployment", "web"]));
+    assert!(listed.stdout.lines().nth(1).is_some_and(|row| row.starts_with("web    2/4")), "{listed}");
 }

@@ -287,7 +287,7 @@ impl Store {
         set_namespace(target.desc, &mut body, target.namespace)?;
         let precondition = object::meta_str(&body, "resourceVersion").filter(|rv| !rv.is_empty()).map(String::from);
         let written = self
-            .guaranteed_update(target, options, |current| {
+            .guaranteed_update_of(target, subresource, options, |current| {
                 if let Some(expected) = &precondition {
                     if object::meta_str(current, "resourceVersion") != Some(expected.as_str()) {
                         return Err(target.stale());
@@ -323,7 +323,7 @@ impl Store {
         }
         let schema_name = target.desc.schema_name;
         let schemas = self.schemas.clone();
-        self.guaranteed_update(target, options, |current| {
+        self.guaranteed_update_of(target, subresource, options, |current| {
             let patched = apply_patch(patch_type, current, patch_body, &schemas, schema_name)?;
             let mut patched = merge_subresource(target.desc, subresource, current, patched);
             if object::meta_str(&patched, "resourceVersion").is_none() {
@@ -344,6 +344,19 @@ impl Store {
         &self,
         target: ObjectRef<'_>,
         options: &WriteOptions,
+        change: impl FnMut(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Written, ApiError> {
+        self.guaranteed_update_of(target, None, options, change).await
+    }
+
+    /// As [`Store::guaranteed_update`] for a write through `subresource`. A status write skips the kind's
+    /// main-resource update preparation, which keeps the stored status (upstream's status strategies do the
+    /// reverse: `merge_subresource` already kept everything but the status).
+    async fn guaranteed_update_of(
+        &self,
+        target: ObjectRef<'_>,
+        subresource: Option<&str>,
+        options: &WriteOptions,
         mut change: impl FnMut(&Value) -> Result<Value, ApiError>,
     ) -> Result<Written, ApiError> {
         let desc = target.desc;
@@ -353,7 +366,9 @@ impl Store {
             let warnings = self.check_fields(desc, &mut desired, FieldValidation::Ignore, &[])?;
             check_name_matches(target, &desired)?;
             (desc.rules.default)(&mut desired);
-            (desc.rules.prepare_for_update)(&mut desired, &current);
+            if subresource != Some("status") {
+                (desc.rules.prepare_for_update)(&mut desired, &current);
+            }
             carry_system_metadata(desc, &mut desired, &current, options);
             validate_update(desc, &desired, &current)?;
             if without_resource_version(&desired) == without_resource_version(&current) {

@@ -3,10 +3,14 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::apiserver::pki::PkiFiles;
 use crate::apiserver::serve::{self, ServerConfig};
+use crate::control::{client_from_kubeconfig, process_identity, ControlError};
+use crate::controllers::loops::{self as controller_manager, ManagerConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "ferrokube", version, about = "A Kubernetes-compatible control plane on PostgreSQL, in one binary")]
@@ -17,8 +21,37 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the API server (embedded store by default, PostgreSQL with --datastore-endpoint).
+    /// Run the API server (embedded store by default, PostgreSQL with --datastore-endpoint), with the
+    /// controller-manager in the same process unless disabled.
     Server(ServerArgs),
+    /// Run the controllers against a cluster, as any operator does (leader election keeps one copy active).
+    ControllerManager(ControllerManagerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ControllerManagerArgs {
+    /// The kubeconfig of the cluster to control.
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    #[command(flatten)]
+    pub controllers: ControllerArgs,
+}
+
+/// Controller-manager flags, shared by `server` (in-process) and `controller-manager`.
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// Controllers to run, comma-separated (all when not given): replicaset, replicationcontroller, deployment.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(controller_manager::CONTROLLERS))]
+    pub controllers: Vec<String>,
+    /// Take the `kube-controller-manager` Lease before acting, so only one copy acts at a time.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+}
+
+impl ControllerArgs {
+    fn manager_config(&self) -> ManagerConfig {
+        ManagerConfig { controllers: self.controllers.clone(), leader_elect: self.leader_elect, identity: process_identity() }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +76,11 @@ pub struct ServerArgs {
     /// Extra names or addresses for the serving certificate; repeatable.
     #[arg(long = "tls-san")]
     pub tls_sans: Vec<String>,
+    /// Do not run the controller-manager in this process (run `ferrokube controller-manager` elsewhere).
+    #[arg(long)]
+    pub disable_controller_manager: bool,
+    #[command(flatten)]
+    pub controllers: ControllerArgs,
 }
 
 fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
@@ -66,17 +104,12 @@ pub fn run(cli: Cli) -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Server(args) => runtime.block_on(serve::run(ServerConfig {
-            data_dir: args.data_dir,
-            datastore_endpoint: args.datastore_endpoint,
-            bind_address: args.bind_address,
-            secure_port: args.secure_port,
-            service_cluster_ip_range: args.service_cluster_ip_range.trunc(),
-            node_port_first: args.service_node_port_range.0,
-            node_port_last: args.service_node_port_range.1,
-            token_auth_file: args.token_auth_file,
-            tls_sans: args.tls_sans,
-        })),
+        Command::Server(args) => runtime.block_on(run_server(args)),
+        Command::ControllerManager(args) => runtime.block_on(async {
+            let client = client_from_kubeconfig(&args.kubeconfig).await?;
+            controller_manager::run(client, args.controllers.manager_config()).await;
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => 0,
@@ -84,6 +117,50 @@ pub fn run(cli: Cli) -> i32 {
             eprintln!("error: {error}");
             1
         }
+    }
+}
+
+/// Why a command stopped.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error(transparent)]
+    Server(#[from] serve::ServerError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// How long the in-process control loops wait for the server to write its admin kubeconfig.
+const KUBECONFIG_WAIT: Duration = Duration::from_secs(60);
+
+/// The API server and, unless disabled, the control loops in the same process, as k3s runs them; the loops
+/// talk to the server over HTTPS with the admin kubeconfig like any client.
+async fn run_server(args: ServerArgs) -> Result<(), CommandError> {
+    let kubeconfig = PkiFiles::in_dir(&args.data_dir).admin_kubeconfig;
+    let manager = (!args.disable_controller_manager).then(|| args.controllers.manager_config());
+    let server = serve::run(ServerConfig {
+        data_dir: args.data_dir,
+        datastore_endpoint: args.datastore_endpoint,
+        bind_address: args.bind_address,
+        secure_port: args.secure_port,
+        service_cluster_ip_range: args.service_cluster_ip_range.trunc(),
+        node_port_first: args.service_node_port_range.0,
+        node_port_last: args.service_node_port_range.1,
+        token_auth_file: args.token_auth_file,
+        tls_sans: args.tls_sans,
+    });
+    let control_loops = async move {
+        let Some(manager) = manager else { return std::future::pending().await };
+        let started = std::time::Instant::now();
+        while !kubeconfig.exists() && started.elapsed() < KUBECONFIG_WAIT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let client = client_from_kubeconfig(&kubeconfig).await?;
+        controller_manager::run(client, manager).await;
+        Ok::<(), CommandError>(())
+    };
+    tokio::select! {
+        result = server => result.map_err(CommandError::from),
+        result = control_loops => result,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod event;
 pub mod job;
+pub mod loops;
 pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod ownership;
