@@ -404,3 +404,45 @@ fn with_newline(text: &str) -> String {
         format!("{text}\n")
     }
 }
+
+/// Another `ferrokube` process (a controller-manager, simulated nodes) pointed at a cluster, killed on drop.
+pub struct Component {
+    child: Child,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Component {
+    /// Runs `ferrokube <args>` with its stderr in a private log file.
+    pub fn start(args: &[&str]) -> Component {
+        let dir = tempfile::Builder::new().prefix("ferrokube-component-").tempdir().expect("create a temporary dir");
+        let log = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&log).expect("create the component log");
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrokube"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn the ferrokube binary");
+        Component { child, log, _dir: dir }
+    }
+
+    /// Everything it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills it at once, as a crash or a lost machine would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Component {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
