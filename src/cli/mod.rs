@@ -40,7 +40,7 @@ pub struct ControllerManagerArgs {
 /// Controller-manager flags, shared by `server` (in-process) and `controller-manager`.
 #[derive(Debug, clap::Args)]
 pub struct ControllerArgs {
-    /// Controllers to run, comma-separated (all when not given): replicaset, replicationcontroller, deployment.
+    /// Controllers to run, comma-separated (all when not given).
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(controller_manager::CONTROLLERS))]
     pub controllers: Vec<String>,
     /// Take the `kube-controller-manager` Lease before acting, so only one copy acts at a time.

@@ -140,6 +140,10 @@ fn default_volume(volume: &mut Value) {
         set_default(volume, &["hostPath", "type"], Value::from(""));
     }
     with_object(volume, &["ephemeral", "volumeClaimTemplate", "spec"], default_claim_spec);
+    // `object_mut` creates what is missing: only an image volume may be given image defaults.
+    if !is_set(volume, &["image"]) {
+        return;
+    }
     if let Some(image) = object_mut(volume, &["image"]) {
         if image.get("pullPolicy").and_then(Value::as_str).unwrap_or_default().is_empty() {
             let reference = image.get("reference").and_then(Value::as_str).unwrap_or_default();
@@ -205,5 +209,6 @@ mod tests {
         assert_eq!(spec["volumes"][0]["emptyDir"], json!({}));
         assert_eq!(spec["volumes"][1]["configMap"]["defaultMode"], 420);
         assert_eq!(spec["volumes"][2]["hostPath"]["type"], "");
+        assert!(spec["volumes"].as_array().unwrap().iter().all(|volume| volume.get("image").is_none()), "no image source invented");
     }
 }

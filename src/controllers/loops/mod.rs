@@ -2,10 +2,14 @@
 //! shared reflectors (one watch per kind, however many controllers read it) and carry their plans out through
 //! the public API. Leader election on the `kube-controller-manager` Lease makes one copy act at a time.
 
+mod cronjobs;
+mod daemonsets;
 mod deployments;
 mod informer;
+mod jobs;
 pub mod pods;
 mod replicas;
+mod statefulsets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +25,7 @@ use crate::control::leader::{run_when_leader, LeaseConfig};
 pub use informer::Informer;
 
 /// The controllers a controller-manager runs, by upstream name (`--controllers`).
-pub const CONTROLLERS: &[&str] = &["replicaset", "replicationcontroller", "deployment"];
+pub const CONTROLLERS: &[&str] = &["replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "job", "cronjob"];
 
 /// How a controller-manager runs.
 #[derive(Clone, Debug)]
@@ -91,6 +95,18 @@ pub async fn run(client: kube::Client, config: ManagerConfig) {
         }
         if enabled("deployment") {
             loops.push(Box::pin(deployments::run(shared.clone())));
+        }
+        if enabled("daemonset") {
+            loops.push(Box::pin(daemonsets::run(shared.clone())));
+        }
+        if enabled("statefulset") {
+            loops.push(Box::pin(statefulsets::run(shared.clone())));
+        }
+        if enabled("job") {
+            loops.push(Box::pin(jobs::run(shared.clone())));
+        }
+        if enabled("cronjob") {
+            loops.push(Box::pin(cronjobs::run(shared.clone())));
         }
         // The caches are driven after every controller subscribed, so none misses the first events.
         loops.push(Box::pin(shared.pods.clone().drive()));
