@@ -11,5 +11,6 @@ pub mod apiserver;
 pub mod cli;
 pub mod control;
 pub mod controllers;
+pub mod node;
 pub mod scheduler;
 pub mod storage;

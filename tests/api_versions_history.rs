@@ -23,7 +23,7 @@ use cluster::{Cluster, Kubectl, Output};
 
 const KUBECTL: &str = "1.37";
 /// These tests look at the API alone: no controller writes behind their back.
-const API_ONLY: &[&str] = &["--disable-controller-manager"];
+const API_ONLY: &[&str] = &["--disable-controller-manager", "--disable-scheduler"];
 
 fn must(output: Output) -> Output {
     assert!(output.success(), "{output}");

@@ -101,18 +101,19 @@ fn start(node_count: usize) -> Setup {
 
 #[test]
 fn replication_controller_spreads_recreates_and_too_big_pods_are_reported() {
-    let Setup { k, cluster, .. } = start(3);
+    let setup = start(3);
+    let (k, cluster) = (&setup.k, &setup.cluster);
     let rc = r#"{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"web"},
         "spec":{"replicas":3,"selector":{"app":"web"},"template":{"metadata":{"labels":{"app":"web"}},
         "spec":{"containers":[{"name":"web","image":"nginx","resources":{"requests":{"cpu":"100m"}}}]}}}}"#;
     must(k.command(&["create", "-f", "-"]).stdin(rc).run());
-    let running = wait_running(&k, "app=web", 3);
+    let running = wait_running(k, "app=web", 3);
     let nodes: BTreeSet<&str> = running.iter().filter_map(|p| p["spec"]["nodeName"].as_str()).collect();
     assert_eq!(nodes.len(), 3, "three replicas on three nodes: {running:?}");
 
     let victim = running[0]["metadata"]["name"].as_str().expect("a pod name").to_string();
     must(k.run(&["delete", "pod", &victim, "--wait=false"]));
-    let replaced = wait_running(&k, "app=web", 3);
+    let replaced = wait_running(k, "app=web", 3);
     assert!(replaced.iter().all(|p| p["metadata"]["name"] != victim.as_str()), "the deleted pod was replaced");
     let described = must(k.run(&["describe", "rc", "web"])).stdout;
     assert!(described.contains("SuccessfulCreate") && described.contains("replication-controller"), "{described}");
@@ -145,10 +146,11 @@ fn replication_controller_spreads_recreates_and_too_big_pods_are_reported() {
 
 #[test]
 fn deployment_rolls_out_within_its_budget_and_undoes() {
-    let Setup { k, .. } = start(3);
+    let setup = start(3);
+    let k = &setup.k;
     must(k.run(&["create", "deployment", "web", "--image=nginx:1.25", "--replicas=4"]));
     must(k.command(&["rollout", "status", "deployment/web", "--timeout=60s"]).timeout(Duration::from_secs(70)).run());
-    wait_running(&k, "app=web", 4);
+    wait_running(k, "app=web", 4);
 
     // A watch of the Deployment records every status the rollout passes through.
     let mut watch =
@@ -167,14 +169,14 @@ fn deployment_rolls_out_within_its_budget_and_undoes() {
         observed += 1;
     }
     assert!(observed >= 2, "the watch saw the rollout:\n{seen}");
-    let new_pods = wait_running(&k, "app=web", 4);
+    let new_pods = wait_running(k, "app=web", 4);
     assert!(new_pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.26"), "{new_pods:?}");
     let history = must(k.run(&["rollout", "history", "deployment/web"])).stdout;
     assert!(history.contains("1 ") && history.contains("2 "), "{history}");
 
     must(k.run(&["rollout", "undo", "deployment/web"]));
     must(k.command(&["rollout", "status", "deployment/web", "--timeout=90s"]).timeout(Duration::from_secs(100)).run());
-    let back = wait_running(&k, "app=web", 4);
+    let back = wait_running(k, "app=web", 4);
     assert!(back.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.25"), "{back:?}");
     let replica_sets = must(k.run(&["get", "rs", "-l", "app=web", "--no-headers"])).stdout;
     assert_eq!(replica_sets.lines().count(), 2, "undo reuses the old ReplicaSet:\n{replica_sets}");
@@ -186,10 +188,10 @@ fn deployment_rolls_out_within_its_budget_and_undoes() {
 fn controller_managers_fail_over_through_their_lease() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let database = runtime.block_on(postgres_support::TestPostgres::new());
-    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, &["--disable-controller-manager"]);
+    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, &["--disable-controller-manager", "--disable-scheduler"]);
     let kubeconfig = cluster.kubeconfig();
     let kubeconfig = kubeconfig.to_str().expect("a UTF-8 path");
-    let k = cluster.kubectl(KUBECTL);
+    let k = &cluster.kubectl(KUBECTL);
     let mut first = Component::start(&["controller-manager", "--kubeconfig", kubeconfig]);
     let holder = |k: &Kubectl| -> Result<String, String> {
         let lease = k.run(&["get", "lease", "-n", "kube-system", "kube-controller-manager", "-o", "jsonpath={.spec.holderIdentity}"]);
@@ -199,13 +201,13 @@ fn controller_managers_fail_over_through_their_lease() {
             Err(lease.to_string())
         }
     };
-    let first_holder = wait_for("the first controller-manager to lead", SETTLE_TIMEOUT, || holder(&k));
+    let first_holder = wait_for("the first controller-manager to lead", SETTLE_TIMEOUT, || holder(k));
     let second = Component::start(&["controller-manager", "--kubeconfig", kubeconfig]);
     let rc = r#"{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"one"},
         "spec":{"replicas":2,"selector":{"app":"one"},"template":{"metadata":{"labels":{"app":"one"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#;
     must(k.command(&["create", "-f", "-"]).stdin(rc).run());
     wait_for("the leader to create 2 pods", SETTLE_TIMEOUT, || {
-        let count = pods(&k, "app=one").len();
+        let count = pods(k, "app=one").len();
         if count == 2 {
             Ok(())
         } else {
@@ -213,12 +215,12 @@ fn controller_managers_fail_over_through_their_lease() {
         }
     });
     thread::sleep(Duration::from_secs(3));
-    assert_eq!(pods(&k, "app=one").len(), 2, "the standby created nothing");
-    assert_eq!(holder(&k).ok().as_deref(), Some(first_holder.as_str()), "the first keeps the lease while alive");
+    assert_eq!(pods(k, "app=one").len(), 2, "the standby created nothing");
+    assert_eq!(holder(k).ok().as_deref(), Some(first_holder.as_str()), "the first keeps the lease while alive");
 
     first.kill();
     let killed_at = Instant::now();
-    let second_holder = wait_for("the standby to take the lease", Duration::from_secs(30), || match holder(&k) {
+    let second_holder = wait_for("the standby to take the lease", Duration::from_secs(30), || match holder(k) {
         Ok(now) if now != first_holder => Ok(now),
         Ok(now) => Err(format!("still held by {now}")),
         Err(e) => Err(e),
@@ -228,7 +230,7 @@ fn controller_managers_fail_over_through_their_lease() {
     assert_ne!(second_holder, first_holder);
     must(k.run(&["scale", "rc", "one", "--replicas=3"]));
     wait_for("the new leader to act", SETTLE_TIMEOUT, || {
-        let count = pods(&k, "app=one").len();
+        let count = pods(k, "app=one").len();
         if count == 3 {
             Ok(())
         } else {

@@ -75,7 +75,7 @@ const SERVER_LOG_TAIL_LINES: usize = 30;
 fn run_scenario(minor: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for the PostgreSQL helper");
     let database = runtime.block_on(postgres_support::TestPostgres::new());
-    let cluster = Cluster::start_with_args(Some(&database.url()), minor, &["--disable-controller-manager"]);
+    let cluster = Cluster::start_with_args(Some(&database.url()), minor, &["--disable-controller-manager", "--disable-scheduler"]);
     let e2e = E2e { k: cluster.kubectl(minor), ns: format!("e2e-kubectl-{}", minor.replace('.', "-")) };
     // The namespace comes from a manifest, so a broken `kubectl create namespace` (tested in "create namespace")
     // does not stop every other section.

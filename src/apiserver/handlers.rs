@@ -512,7 +512,7 @@ async fn bind(state: &ApiState, target: ObjectRef<'_>, binding: Value, query: &Q
     let options = write_options(query)?;
     state
         .store
-        .guaranteed_update(target, &options, |pod| {
+        .guaranteed_update_of(target, Some("binding"), &options, |pod| {
             if object::is_being_deleted(pod) {
                 return Err(ApiError::conflict("", "pods", target.name, "pod is being deleted, cannot be assigned to a host"));
             }

@@ -351,8 +351,10 @@ impl Store {
 
     /// As [`Store::guaranteed_update`] for a write through `subresource`. A status write skips the kind's
     /// main-resource update preparation, which keeps the stored status (upstream's status strategies do the
-    /// reverse: `merge_subresource` already kept everything but the status).
-    async fn guaranteed_update_of(
+    /// reverse: `merge_subresource` already kept everything but the status). A `binding` write is the one way a
+    /// pod's node is set: it skips the pod update rules too (upstream binds straight in storage), and its own
+    /// rules (not yet bound, not being deleted) live in the caller's `change`.
+    pub(super) async fn guaranteed_update_of(
         &self,
         target: ObjectRef<'_>,
         subresource: Option<&str>,
@@ -366,11 +368,13 @@ impl Store {
             let warnings = self.check_fields(desc, &mut desired, FieldValidation::Ignore, &[])?;
             check_name_matches(target, &desired)?;
             (desc.rules.default)(&mut desired);
-            if subresource != Some("status") {
+            if !matches!(subresource, Some("status" | "binding")) {
                 (desc.rules.prepare_for_update)(&mut desired, &current);
             }
             carry_system_metadata(desc, &mut desired, &current, options);
-            validate_update(desc, &desired, &current)?;
+            if subresource != Some("binding") {
+                validate_update(desc, &desired, &current)?;
+            }
             if without_resource_version(&desired) == without_resource_version(&current) {
                 return Ok(Written { object: current, warnings, created: false });
             }

@@ -11,6 +11,8 @@ use crate::apiserver::pki::PkiFiles;
 use crate::apiserver::serve::{self, ServerConfig};
 use crate::control::{client_from_kubeconfig, process_identity, ControlError};
 use crate::controllers::loops::{self as controller_manager, ManagerConfig};
+use crate::node::simulate::{self, SimulateConfig};
+use crate::scheduler::run as scheduler_loop;
 
 #[derive(Debug, Parser)]
 #[command(name = "ferrokube", version, about = "A Kubernetes-compatible control plane on PostgreSQL, in one binary")]
@@ -26,6 +28,51 @@ pub enum Command {
     Server(ServerArgs),
     /// Run the controllers against a cluster, as any operator does (leader election keeps one copy active).
     ControllerManager(ControllerManagerArgs),
+    /// Run the scheduler against a cluster (leader election keeps one copy active).
+    Scheduler(SchedulerArgs),
+    /// Run a node agent. Only `--simulate N` exists yet: N nodes that register, heartbeat and report bound pods
+    /// Running and Ready without running anything (for tests and benchmarks, like kwok).
+    Node(NodeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchedulerArgs {
+    /// The kubeconfig of the cluster to schedule for.
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// Take the `kube-scheduler` Lease before acting, so only one copy acts at a time.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// The kubeconfig of the cluster to join.
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// How many simulated nodes to run.
+    #[arg(long, required = true)]
+    pub simulate: usize,
+    /// Node names are this prefix plus an index.
+    #[arg(long, default_value = "sim-")]
+    pub name_prefix: String,
+    /// CPU capacity of each node.
+    #[arg(long, default_value = "8")]
+    pub cpu: String,
+    /// Memory capacity of each node.
+    #[arg(long, default_value = "32Gi")]
+    pub memory: String,
+    /// Pod capacity of each node.
+    #[arg(long, default_value_t = 110)]
+    pub pods: u32,
+    /// Extra node labels, `key=value`, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_label)]
+    pub node_labels: Vec<(String, String)>,
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("{text:?} is not key=value"))?;
+    Ok((key.to_string(), value.to_string()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +126,9 @@ pub struct ServerArgs {
     /// Do not run the controller-manager in this process (run `ferrokube controller-manager` elsewhere).
     #[arg(long)]
     pub disable_controller_manager: bool,
+    /// Do not run the scheduler in this process (run `ferrokube scheduler` elsewhere).
+    #[arg(long)]
+    pub disable_scheduler: bool,
     #[command(flatten)]
     pub controllers: ControllerArgs,
 }
@@ -110,6 +160,25 @@ pub fn run(cli: Cli) -> i32 {
             controller_manager::run(client, args.controllers.manager_config()).await;
             Ok(())
         }),
+        Command::Scheduler(args) => runtime.block_on(async {
+            let client = client_from_kubeconfig(&args.kubeconfig).await?;
+            run_scheduler(client, args.leader_elect).await;
+            Ok(())
+        }),
+        Command::Node(args) => runtime.block_on(async {
+            let client = client_from_kubeconfig(&args.kubeconfig).await?;
+            let config = SimulateConfig {
+                count: args.simulate,
+                name_prefix: args.name_prefix,
+                cpu: args.cpu,
+                memory: args.memory,
+                pods: args.pods,
+                labels: args.node_labels.into_iter().collect(),
+                ..SimulateConfig::default()
+            };
+            simulate::run(client, config).await?;
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => 0,
@@ -129,6 +198,15 @@ enum CommandError {
     Control(#[from] ControlError),
 }
 
+async fn run_scheduler(client: kube::Client, leader_elect: bool) {
+    let identity = process_identity();
+    if leader_elect {
+        scheduler_loop::run(client, &identity).await;
+    } else {
+        scheduler_loop::run_loop(client, &identity).await;
+    }
+}
+
 /// How long the in-process control loops wait for the server to write its admin kubeconfig.
 const KUBECONFIG_WAIT: Duration = Duration::from_secs(60);
 
@@ -137,6 +215,7 @@ const KUBECONFIG_WAIT: Duration = Duration::from_secs(60);
 async fn run_server(args: ServerArgs) -> Result<(), CommandError> {
     let kubeconfig = PkiFiles::in_dir(&args.data_dir).admin_kubeconfig;
     let manager = (!args.disable_controller_manager).then(|| args.controllers.manager_config());
+    let scheduler = !args.disable_scheduler;
     let server = serve::run(ServerConfig {
         data_dir: args.data_dir,
         datastore_endpoint: args.datastore_endpoint,
@@ -149,13 +228,27 @@ async fn run_server(args: ServerArgs) -> Result<(), CommandError> {
         tls_sans: args.tls_sans,
     });
     let control_loops = async move {
-        let Some(manager) = manager else { return std::future::pending().await };
+        if manager.is_none() && !scheduler {
+            return std::future::pending().await;
+        }
         let started = std::time::Instant::now();
         while !kubeconfig.exists() && started.elapsed() < KUBECONFIG_WAIT {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let client = client_from_kubeconfig(&kubeconfig).await?;
-        controller_manager::run(client, manager).await;
+        let controllers = async {
+            match manager {
+                Some(manager) => controller_manager::run(client.clone(), manager).await,
+                None => std::future::pending().await,
+            }
+        };
+        let placement = async {
+            match scheduler {
+                true => run_scheduler(client.clone(), true).await,
+                false => std::future::pending().await,
+            }
+        };
+        tokio::join!(controllers, placement);
         Ok::<(), CommandError>(())
     };
     tokio::select! {

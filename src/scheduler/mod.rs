@@ -5,5 +5,7 @@
 
 pub mod matching;
 pub mod placement;
+pub mod queue;
 pub mod resources;
+pub mod run;
 pub mod state;
