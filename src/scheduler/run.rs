@@ -88,6 +88,8 @@ pub async fn run_loop(client: kube::Client, identity: &str) {
 }
 
 /// One item from any of the three watches.
+// Items are handled one at a time as they arrive; boxing the large variants would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Update {
     Node(watcher::Result<watcher::Event<Node>>),
     Pod(watcher::Result<watcher::Event<Pod>>),
@@ -107,6 +109,8 @@ fn watch_cluster(client: &kube::Client) -> SelectAll<BoxStream<'static, Update>>
 }
 
 /// A finished API write.
+// Few are in flight at once (bounded), so their size does not matter; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 enum Write {
     Bind { key: PodKey, uid: Option<String>, node: String, regarding: ObjectReference, result: Result<(), kube::Error> },
     Status { key: PodKey, result: Result<(), kube::Error> },
