@@ -258,9 +258,10 @@ async fn run_server(args: ServerArgs) -> Result<(), CommandError> {
 }
 
 /// Quiet by default (warnings, plus ferrokube's few start-up lines); `RUST_LOG=debug` shows every request.
+/// kube-rs's client logs every failed connection as an error itself; our loops log their retries, backed off.
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ferrokube=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ferrokube=info,kube_client=off"));
     // Colour codes only help a person at a terminal; in files and CI logs they are noise.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
