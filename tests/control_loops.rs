@@ -4,7 +4,9 @@
 //! user sees: a ReplicationController recreates a deleted pod, replicas spread over the nodes, a pod too big for
 //! every node shows upstream's FailedScheduling message, a Deployment rolls to a new image never below
 //! `replicas - maxUnavailable` available pods with `kubectl rollout status` returning and `rollout undo`
-//! restoring the old template; and two `ferrokube controller-manager` processes fail over through their Lease.
+//! restoring the old template; deletes cascade in the background, foreground and orphan modes; deleting a
+//! namespace empties and removes it; a node that stops heartbeating is tainted unreachable and its pods are
+//! replaced elsewhere; and two `ferrokube controller-manager` processes fail over through their Lease.
 //! Every wait is bounded and panics with what it last saw.
 
 #[allow(dead_code)]
@@ -80,23 +82,52 @@ struct Setup {
 }
 
 fn start(node_count: usize) -> Setup {
+    start_with(node_count, &[])
+}
+
+fn start_with(node_count: usize, server_args: &[&str]) -> Setup {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let database = runtime.block_on(postgres_support::TestPostgres::new());
-    let cluster = Cluster::start(Some(&database.url()), KUBECTL);
-    let kubeconfig = cluster.kubeconfig();
-    let count = node_count.to_string();
-    let nodes = Component::start(&["node", "--simulate", &count, "--kubeconfig", kubeconfig.to_str().expect("a UTF-8 path"), "--cpu", "2"]);
+    let cluster = Cluster::start_with_args(Some(&database.url()), KUBECTL, server_args);
     let k = cluster.kubectl(KUBECTL);
-    wait_for(&format!("{node_count} Ready nodes"), SETTLE_TIMEOUT, || {
+    let nodes = simulate_nodes(&cluster, &k, node_count, "sim-", node_count);
+    Setup { _database: database, cluster, _nodes: nodes, k }
+}
+
+/// Starts `count` simulated nodes named `<prefix>N` and waits until `ready_total` nodes are Ready.
+fn simulate_nodes(cluster: &Cluster, k: &Kubectl, count: usize, prefix: &str, ready_total: usize) -> Component {
+    let kubeconfig = cluster.kubeconfig();
+    let count = count.to_string();
+    let nodes = Component::start(&[
+        "node",
+        "--simulate",
+        &count,
+        "--name-prefix",
+        prefix,
+        "--kubeconfig",
+        kubeconfig.to_str().expect("a UTF-8 path"),
+        "--cpu",
+        "2",
+    ]);
+    wait_for(&format!("{ready_total} Ready nodes"), SETTLE_TIMEOUT, || {
         let listed = k.run(&["get", "nodes", "--no-headers"]);
         let ready = listed.stdout.lines().filter(|line| line.split_whitespace().nth(1) == Some("Ready")).count();
-        if ready == node_count {
+        if ready == ready_total {
             Ok(())
         } else {
             Err(format!("{listed}\nnode agent stderr:\n{}", nodes.stderr()))
         }
     });
-    Setup { _database: database, cluster, _nodes: nodes, k }
+    nodes
+}
+
+fn gone(k: &Kubectl, args: &[&str]) -> Result<(), String> {
+    let out = k.run(args);
+    if !out.success() && out.stderr.contains("NotFound") || out.success() && out.stdout.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(out.to_string())
+    }
 }
 
 #[test]
@@ -237,4 +268,91 @@ fn controller_managers_fail_over_through_their_lease() {
             Err(format!("{count} pods; standby stderr:\n{}", second.stderr()))
         }
     });
+}
+
+#[test]
+fn cascading_deletes_and_namespace_deletion() {
+    let setup = start(2);
+    let k = &setup.k;
+    for name in ["back", "fore", "orph"] {
+        must(k.run(&["create", "deployment", name, "--image=nginx", "--replicas=2"]));
+        wait_running(k, &format!("app={name}"), 2);
+    }
+
+    must(k.run(&["delete", "deployment", "back", "--cascade=background"]));
+    wait_for("background deletion of the ReplicaSet and pods", SETTLE_TIMEOUT, || {
+        gone(k, &["get", "rs,pods", "-l", "app=back", "-o", "name"])
+    });
+
+    let foreground =
+        must(k.command(&["delete", "deployment", "fore", "--cascade=foreground", "--timeout=60s"]).timeout(Duration::from_secs(70)).run());
+    assert!(foreground.stdout.contains("deployment.apps \"fore\" deleted"), "{foreground}");
+    wait_for("the foreground-deleted Deployment itself", SETTLE_TIMEOUT, || gone(k, &["get", "deployment", "fore", "-o", "name"]));
+    wait_for("foreground deletion of the ReplicaSet and pods", SETTLE_TIMEOUT, || {
+        gone(k, &["get", "rs,pods", "-l", "app=fore", "-o", "name"])
+    });
+
+    must(k.run(&["delete", "deployment", "orph", "--cascade=orphan"]));
+    wait_for("the orphaned ReplicaSet to lose its owner", SETTLE_TIMEOUT, || {
+        let rs = json_of(k.run(&["get", "rs", "-l", "app=orph", "-o", "json"]));
+        let items = rs["items"].as_array().cloned().unwrap_or_default();
+        if items.len() == 1 && items[0]["metadata"]["ownerReferences"].as_array().is_none_or(|o| o.is_empty()) {
+            Ok(())
+        } else {
+            Err(rs.to_string())
+        }
+    });
+    thread::sleep(Duration::from_secs(2));
+    wait_running(k, "app=orph", 2);
+
+    must(k.run(&["create", "namespace", "doomed"]));
+    must(k.run(&["-n", "doomed", "create", "deployment", "web", "--image=nginx", "--replicas=2"]));
+    must(k.run(&["-n", "doomed", "create", "configmap", "settings", "--from-literal=a=b"]));
+    wait_for("pods in the doomed namespace", SETTLE_TIMEOUT, || {
+        let out = k.run(&["-n", "doomed", "get", "pods", "--no-headers"]);
+        if out.stdout.lines().filter(|l| l.contains("Running")).count() == 2 {
+            Ok(())
+        } else {
+            Err(out.to_string())
+        }
+    });
+    let deleted = must(k.command(&["delete", "namespace", "doomed", "--timeout=90s"]).timeout(Duration::from_secs(100)).run());
+    assert!(deleted.stdout.contains("namespace \"doomed\" deleted"), "{deleted}");
+    wait_for("the namespace to be gone", SETTLE_TIMEOUT, || gone(k, &["get", "namespace", "doomed", "-o", "name"]));
+}
+
+#[test]
+fn a_lost_node_is_tainted_and_its_pods_replaced() {
+    let setup = start_with(1, &["--node-monitor-grace-period", "8"]);
+    let k = &setup.k;
+    let deployment = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"mover"},
+        "spec":{"replicas":2,"selector":{"matchLabels":{"app":"mover"}},"template":{"metadata":{"labels":{"app":"mover"}},
+        "spec":{"containers":[{"name":"c","image":"nginx"}],"tolerations":[
+            {"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":2},
+            {"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":2}]}}}}"#;
+    must(k.command(&["create", "-f", "-"]).stdin(deployment).run());
+    let before = wait_running(k, "app=mover", 2);
+    assert!(before.iter().all(|p| p["spec"]["nodeName"] == "sim-0"), "{before:?}");
+    let _others = simulate_nodes(&setup.cluster, k, 2, "other-", 3);
+    let mut lost = setup._nodes;
+    lost.kill();
+
+    let node = wait_for("the silent node to turn unreachable", SETTLE_TIMEOUT, || {
+        let node = json_of(k.run(&["get", "node", "sim-0", "-o", "json"]));
+        let ready = node["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready").cloned());
+        let tainted = node["spec"]["taints"].as_array().is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/unreachable"));
+        match ready {
+            Some(ready) if ready["status"] == "Unknown" && tainted => Ok(node),
+            _ => Err(node.to_string()),
+        }
+    });
+    let taints: Vec<String> =
+        node["spec"]["taints"].as_array().into_iter().flatten().map(|t| format!("{}:{}", t["key"], t["effect"])).collect();
+    assert!(taints.iter().any(|t| t.contains("unreachable") && t.contains("NoExecute")), "{taints:?}");
+    let listed = must(k.run(&["get", "node", "sim-0", "--no-headers"])).stdout;
+    assert!(listed.contains("NotReady"), "{listed}");
+    let after = wait_running(k, "app=mover", 2);
+    assert!(after.iter().all(|p| p["spec"]["nodeName"].as_str().is_some_and(|n| n.starts_with("other-"))), "{after:?}");
+    let events = must(k.run(&["get", "events", "--field-selector", "reason=TaintManagerEviction"])).stdout;
+    assert!(events.contains("Marking for deletion Pod"), "{events}");
 }

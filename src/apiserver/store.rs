@@ -351,7 +351,8 @@ impl Store {
 
     /// As [`Store::guaranteed_update`] for a write through `subresource`. A status write skips the kind's
     /// main-resource update preparation, which keeps the stored status (upstream's status strategies do the
-    /// reverse: `merge_subresource` already kept everything but the status). A `binding` write is the one way a
+    /// reverse: `merge_subresource` already kept everything but the status; `finalize` likewise keeps all but
+    /// `spec.finalizers`, which the main-resource rule would put back). A `binding` write is the one way a
     /// pod's node is set: it skips the pod update rules too (upstream binds straight in storage), and its own
     /// rules (not yet bound, not being deleted) live in the caller's `change`.
     pub(super) async fn guaranteed_update_of(
@@ -368,7 +369,7 @@ impl Store {
             let warnings = self.check_fields(desc, &mut desired, FieldValidation::Ignore, &[])?;
             check_name_matches(target, &desired)?;
             (desc.rules.default)(&mut desired);
-            if !matches!(subresource, Some("status" | "binding")) {
+            if !matches!(subresource, Some("status" | "binding" | "finalize")) {
                 (desc.rules.prepare_for_update)(&mut desired, &current);
             }
             carry_system_metadata(desc, &mut desired, &current, options);

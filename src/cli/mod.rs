@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::apiserver::pki::PkiFiles;
 use crate::apiserver::serve::{self, ServerConfig};
 use crate::control::{client_from_kubeconfig, process_identity, ControlError};
-use crate::controllers::loops::{self as controller_manager, ManagerConfig};
+use crate::controllers::loops::{self as controller_manager, ManagerConfig, NodeConfig};
 use crate::node::simulate::{self, SimulateConfig};
 use crate::scheduler::run as scheduler_loop;
 
@@ -93,11 +93,26 @@ pub struct ControllerArgs {
     /// Take the `kube-controller-manager` Lease before acting, so only one copy acts at a time.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
+    /// Where nodes' pod CIDRs (a /24 each) come from.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: ipnet::IpNet,
+    /// How long a node may go without a heartbeat before it is marked Unknown and tainted unreachable.
+    #[arg(long = "node-monitor-grace-period", default_value_t = 40, value_name = "SECONDS")]
+    pub node_monitor_grace_period_seconds: u64,
 }
 
 impl ControllerArgs {
     fn manager_config(&self) -> ManagerConfig {
-        ManagerConfig { controllers: self.controllers.clone(), leader_elect: self.leader_elect, identity: process_identity() }
+        ManagerConfig {
+            controllers: self.controllers.clone(),
+            leader_elect: self.leader_elect,
+            identity: process_identity(),
+            nodes: NodeConfig {
+                cluster_cidr: self.cluster_cidr,
+                node_monitor_grace_period: Duration::from_secs(self.node_monitor_grace_period_seconds),
+                ..NodeConfig::default()
+            },
+        }
     }
 }
 

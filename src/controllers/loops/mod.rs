@@ -5,8 +5,13 @@
 mod cronjobs;
 mod daemonsets;
 mod deployments;
+mod discovery;
+mod endpoints;
+mod garbage_collector;
 mod informer;
 mod jobs;
+mod namespaces;
+mod nodes;
 pub mod pods;
 mod replicas;
 mod statefulsets;
@@ -23,9 +28,22 @@ use crate::control::events::EventRecorder;
 use crate::control::leader::{run_when_leader, LeaseConfig};
 
 pub use informer::Informer;
+pub use nodes::NodeConfig;
 
 /// The controllers a controller-manager runs, by upstream name (`--controllers`).
-pub const CONTROLLERS: &[&str] = &["replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "job", "cronjob"];
+pub const CONTROLLERS: &[&str] = &[
+    "replicaset",
+    "replicationcontroller",
+    "deployment",
+    "daemonset",
+    "statefulset",
+    "job",
+    "cronjob",
+    "endpoint",
+    "node",
+    "namespace",
+    "garbagecollector",
+];
 
 /// How a controller-manager runs.
 #[derive(Clone, Debug)]
@@ -34,6 +52,8 @@ pub struct ManagerConfig {
     pub controllers: Vec<String>,
     pub leader_elect: bool,
     pub identity: String,
+    /// Node IPAM, lifecycle and pod GC settings.
+    pub nodes: NodeConfig,
 }
 
 /// A failure that makes a controller retry an object later, with backoff.
@@ -107,6 +127,18 @@ pub async fn run(client: kube::Client, config: ManagerConfig) {
         }
         if enabled("cronjob") {
             loops.push(Box::pin(cronjobs::run(shared.clone())));
+        }
+        if enabled("endpoint") {
+            loops.push(Box::pin(endpoints::run(shared.clone())));
+        }
+        if enabled("node") {
+            loops.push(Box::pin(nodes::run(shared.clone(), config.nodes.clone())));
+        }
+        if enabled("namespace") {
+            loops.push(Box::pin(namespaces::run(shared.clone())));
+        }
+        if enabled("garbagecollector") {
+            loops.push(Box::pin(garbage_collector::run(shared.clone())));
         }
         // The caches are driven after every controller subscribed, so none misses the first events.
         loops.push(Box::pin(shared.pods.clone().drive()));
