@@ -16,24 +16,28 @@
 //! `tests/run-all.sh`).
 
 #[allow(dead_code)]
+#[path = "support/figures.rs"]
+mod figures;
+#[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
 mod postgres;
+#[allow(dead_code)]
+#[path = "support/server.rs"]
+mod server;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Namespace, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
-use tempfile::TempDir;
+use kube::{Api, Client};
 use tokio::sync::mpsc;
+
+use figures::{median, per_second, Figures};
+use server::{client_from, create_namespace, Result, Server};
 
 /// Creates before each timed write loop (API and direct), not counted: connections, caches, prepared statements.
 const WARMUP_WRITES: usize = 100;
@@ -57,23 +61,14 @@ const WATCH_WRITES: usize = 300;
 const WATCH_WARMUP_WRITES: usize = 10;
 /// Size of the one data value in each benchmark ConfigMap.
 const CONFIGMAP_VALUE_BYTES: usize = 256;
-/// How long a server may take to write its kubeconfig and answer `/readyz` (migrations included).
-const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a watcher may take to see one write before the benchmark gives up.
 const WATCH_EVENT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Poll interval while waiting for a server to become ready.
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// Server log lines shown when a server fails or logs warnings.
-const LOG_LINES_SHOWN_MAX: usize = 10;
 /// Namespaces of the benchmark objects.
 const CONFIGMAP_NAMESPACE: &str = "bench-configmaps";
 const POD_NAMESPACE: &str = "bench-pods";
 const WATCH_NAMESPACE: &str = "bench-watch";
 /// The baseline's table: the simplest key-value table a store could write to.
 const DIRECT_TABLE: &str = "bench_direct_inserts";
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -90,7 +85,7 @@ async fn main() -> ExitCode {
     progress("starting two ferrokube servers on it");
     let mut servers = Vec::new();
     for name in ["A", "B"] {
-        match Server::start(name, &url) {
+        match Server::start(name, &url, &[]) {
             Ok(server) => servers.push(server),
             Err(error) => {
                 eprintln!("benchmark failed: {error}");
@@ -194,40 +189,12 @@ async fn run(servers: &mut [Server], url: &str, progress: &dyn Fn(&str)) -> Resu
     out.latencies(&format!("watch latency, across servers ({WATCH_WRITES} writes)"), latencies);
 
     progress("reading server memory");
-    for server in servers.iter() {
-        let rss = server.rss_kib()?;
-        out.value(&format!("server {} RSS (MiB)", server.name), rss as f64 / 1024.0, 1);
+    for (name, server) in ["A", "B"].into_iter().zip(servers.iter()) {
+        out.mebibytes(&format!("server {name} RSS (MiB)"), server.rss_kib()?);
     }
     out.rate(&format!("direct PostgreSQL inserts/s (1 connection, {SERIAL_CREATES} rows)"), direct_rate);
     out.value("ratio vs direct PostgreSQL inserts", api_serial_rate / direct_rate, 2);
-    Ok(out.text)
-}
-
-/// The block of figures, one `label: value` line each, aligned.
-#[derive(Default)]
-struct Figures {
-    text: String,
-}
-
-impl Figures {
-    fn value(&mut self, label: &str, value: f64, decimals: usize) {
-        let label = format!("{label}:");
-        self.text.push_str(&format!("{label:<64} {value:>10.decimals$}\n"));
-    }
-
-    fn rate(&mut self, label: &str, per_second: f64) {
-        self.value(label, per_second, 1);
-    }
-
-    fn millis(&mut self, label: &str, duration: Duration) {
-        self.value(label, duration.as_secs_f64() * 1e3, 2);
-    }
-
-    fn latencies(&mut self, label: &str, mut latencies: Vec<Duration>) {
-        latencies.sort();
-        self.millis(&format!("{label} p50 (ms)"), percentile(&latencies, 50.0));
-        self.millis(&format!("{label} p99 (ms)"), percentile(&latencies, 99.0));
-    }
+    Ok(out.into_text())
 }
 
 /// The baseline: the serial phase's writes (same names, same JSON bytes as the API client sent) as one INSERT
@@ -360,123 +327,6 @@ async fn watch_latencies(watcher: &Client, writer: &Client, label: &str) -> Resu
     outcome.map(|()| latencies)
 }
 
-/// One `ferrokube server` process on its own temporary data directory and free port; killed when dropped.
-struct Server {
-    name: &'static str,
-    child: Child,
-    dir: TempDir,
-}
-
-impl Server {
-    fn start(name: &'static str, datastore: &str) -> Result<Server> {
-        let dir = tempfile::Builder::new().prefix("ferrokube-bench-").tempdir()?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrokube"))
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--bind-address", "127.0.0.1"])
-            .args(["--secure-port", &port.to_string()])
-            .args(["--datastore-endpoint", datastore])
-            // The server's default (quiet) logging, whatever the caller's environment says.
-            .env_remove("RUST_LOG")
-            .env_remove("FERROKUBE_DATASTORE_ENDPOINT")
-            .stdin(Stdio::null())
-            .stdout(File::create(dir.path().join("server.stdout"))?)
-            .stderr(File::create(dir.path().join("server.stderr"))?)
-            .spawn()?;
-        Ok(Server { name, child, dir })
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("data").join("admin.kubeconfig")
-    }
-
-    /// Waits until the admin kubeconfig is there and `/readyz` answers 200 through it; returns a client.
-    async fn wait_ready(&mut self) -> Result<Client> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut last_error = String::from("no kubeconfig yet");
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("server {} exited with {status}; stderr:\n{}", self.name, self.log_tail()).into());
-            }
-            if self.kubeconfig().is_file() {
-                match self.probe_ready().await {
-                    Ok(client) => return Ok(client),
-                    Err(error) => last_error = error.to_string(),
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "server {} was not ready within {READY_TIMEOUT:?} (last: {last_error}); stderr:\n{}",
-                    self.name,
-                    self.log_tail()
-                )
-                .into());
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    async fn probe_ready(&self) -> Result<Client> {
-        let client = client_from(&self.kubeconfig()).await?;
-        let request = http::Request::get("/readyz").body(Vec::new())?;
-        client.request_text(request).await?;
-        Ok(client)
-    }
-
-    /// VmRSS of the server process, in KiB.
-    fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| format!("no VmRSS for server {}", self.name).into())
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("server.stderr")).unwrap_or_default().lines().map(str::to_owned).collect()
-    }
-
-    fn log_tail(&self) -> String {
-        let lines = self.log_lines();
-        lines[lines.len().saturating_sub(LOG_LINES_SHOWN_MAX)..].join("\n")
-    }
-
-    /// Shows on stderr how many warnings and errors the server logged, and the first few.
-    fn report_log_problems(&self) {
-        let problems: Vec<String> = self.log_lines().into_iter().filter(|line| line.contains("WARN") || line.contains("ERROR")).collect();
-        if problems.is_empty() {
-            return;
-        }
-        eprintln!("server {} logged {} warnings or errors; the first ones:", self.name, problems.len());
-        for line in problems.iter().take(LOG_LINES_SHOWN_MAX) {
-            eprintln!("  {line}");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn client_from(kubeconfig: &Path) -> Result<Client> {
-    let kubeconfig = Kubeconfig::read_from(kubeconfig)?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(Client::try_from(config)?)
-}
-
-async fn create_namespace(client: &Client, name: &str) -> Result<()> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() }, ..Namespace::default() };
-    namespaces.create(&PostParams::default(), &namespace).await?;
-    Ok(())
-}
-
 /// The benchmark ConfigMap: a name, a label and one value of `CONFIGMAP_VALUE_BYTES`.
 fn configmap(name: &str) -> ConfigMap {
     ConfigMap {
@@ -508,19 +358,4 @@ fn pod(name: &str) -> Pod {
 
 fn serial_name(i: usize) -> String {
     format!("serial-{i}")
-}
-
-fn per_second(count: usize, elapsed: Duration) -> f64 {
-    count as f64 / elapsed.as_secs_f64()
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    percentile(&samples, 50.0)
 }

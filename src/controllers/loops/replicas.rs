@@ -96,7 +96,7 @@ async fn sync_replica_set(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<
         None => Vec::new(),
     };
     let owner = ReplicaOwner::from_replica_set(&rs).with_siblings(&siblings);
-    let Some(status) = sync(&context, &owner, reference_to(&*rs)).await? else { return Ok(Action::requeue(EXPECTATIONS_RECHECK)) };
+    let Some(status) = sync(&context, &owner, reference_to(&*rs)).await? else { return Ok(Action::await_change()) };
     let (status, requeue) = status;
     let status = status.into_replica_set_status();
     if rs.status.as_ref() != Some(&status) {
@@ -109,7 +109,7 @@ async fn sync_replica_set(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<
 
 async fn sync_replication_controller(rc: Arc<ReplicationController>, context: Arc<Context>) -> Result<Action, LoopError> {
     let owner = ReplicaOwner::from_replication_controller(&rc);
-    let Some(status) = sync(&context, &owner, reference_to(&*rc)).await? else { return Ok(Action::requeue(EXPECTATIONS_RECHECK)) };
+    let Some(status) = sync(&context, &owner, reference_to(&*rc)).await? else { return Ok(Action::await_change()) };
     let (status, requeue) = status;
     let status = status.into_replication_controller_status();
     if rc.status.as_ref() != Some(&status) {
@@ -124,7 +124,9 @@ fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMet
     meta.namespace.as_deref().unwrap_or_default()
 }
 
-/// One sync of either kind: `None` while the owner's own writes are not in the cache yet.
+/// One sync of either kind: the status to write and when to look again (`None` when the selector is malformed).
+/// While the owner's own writes are not in the cache yet, pods are left alone but the status still follows the
+/// pods as they come up, as upstream reports progress during a large scale-up.
 async fn sync(
     context: &Context,
     owner: &ReplicaOwner,
@@ -133,11 +135,11 @@ async fn sync(
     let namespace = namespace_of(&owner.meta);
     let uid = owner.meta.uid.as_deref().unwrap_or_default();
     let pods = context.shared.pods.in_namespace(namespace);
-    if !context.expectations.satisfied(uid, |name| live_pod_named(&pods, name)) {
-        return Ok(None);
-    }
     let now = jiff::Timestamp::now();
     let mut plan = replicaset::reconcile(owner, &pods, now);
+    if !context.expectations.satisfied(uid, |name| live_pod_named(&pods, name)) {
+        return Ok(plan.status.map(|status| (status, Action::requeue(EXPECTATIONS_RECHECK))));
+    }
     let actions = std::mem::take(&mut plan.actions);
     let target = Owner { namespace, uid, reference };
     if let Some(message) = pods::execute(&context.shared.client, &context.recorder, &context.expectations, &target, actions).await? {
